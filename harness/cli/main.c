@@ -2,6 +2,7 @@
  * harness/cli/main.c - the loopgate command: global flags and the subcommand table.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
         }
     }
     lg_log_set_level(level);
+    /* writes to a closed pipe or socket are errors we handle, not a reason to die */
+    signal(SIGPIPE, SIG_IGN);
     if (i >= argc) {
         main_usage(stderr);
         return LG_EXIT_USAGE;
