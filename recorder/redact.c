@@ -1,0 +1,861 @@
+/* recorder/redact.c - header filter, JSON path and pattern redaction (see redact.h). */
+#include "redact.h"
+#include "jpath.h"
+#include "core/suggest.h"
+
+#include <jansson.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MIN_SECRET 4
+
+struct rule {
+    char *placeholder; /* "<redacted:NAME>" */
+    regex_t re;
+    const char *hint; /* built-ins: a literal every match contains (fast skip) */
+    int group;        /* subexpression that is replaced; 0 = the whole match */
+};
+
+struct literal {
+    char *placeholder;
+    unsigned char *value;
+    size_t len;
+};
+
+struct pathrule {
+    lg_jpath *path;
+    char *placeholder;
+};
+
+struct lg_redact {
+    char **headers;
+    size_t nh;
+    struct pathrule *paths;
+    size_t np;
+    struct literal *lits;
+    size_t nl;
+    struct rule *rules;
+    size_t nr;
+};
+
+static const char *const fixed_headers[] = {
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie",
+};
+
+struct builtin {
+    const char *name, *re, *hint;
+    int group;
+};
+
+static const struct builtin builtins[] = {
+    {"email", "[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}", "@", 0},
+    {"api_key", "\\bsk-[A-Za-z0-9_-]{20,}", "sk-", 0},
+    {"api_key", "\\bgh[pousr]_[A-Za-z0-9]{30,}", "gh", 0},
+    {"api_key", "\\bgithub_pat_[A-Za-z0-9_]{30,}", "github_pat_", 0},
+    {"api_key", "\\bAKIA[0-9A-Z]{16}\\b", "AKIA", 0},
+    {"api_key", "\\bAIza[0-9A-Za-z_-]{35}", "AIza", 0},
+    {"api_key", "\\bxox[abposr]-[A-Za-z0-9-]{10,}", "xox", 0},
+    {"api_key", "\\beyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}", "eyJ", 0},
+    {"api_key", "\\b[Bb]earer +([A-Za-z0-9._~+/-]{16,}=*)", "earer ", 1},
+};
+
+static const char *const builtin_names[] = {"email", "api_key", NULL};
+
+const char *const *lg_redact_builtin_names(void)
+{
+    return builtin_names;
+}
+
+lg_redact *lg_redact_new(void)
+{
+    return calloc(1, sizeof(lg_redact));
+}
+
+void lg_redact_free(lg_redact *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nh; i++)
+        free(r->headers[i]);
+    for (size_t i = 0; i < r->np; i++) {
+        lg_jpath_free(r->paths[i].path);
+        free(r->paths[i].placeholder);
+    }
+    for (size_t i = 0; i < r->nl; i++) {
+        /* volatile so the wipe is not optimised away */
+        volatile unsigned char *p = r->lits[i].value;
+        for (size_t k = 0; k < r->lits[i].len; k++)
+            p[k] = 0;
+        free(r->lits[i].value);
+        free(r->lits[i].placeholder);
+    }
+    for (size_t i = 0; i < r->nr; i++) {
+        regfree(&r->rules[i].re);
+        free(r->rules[i].placeholder);
+    }
+    free(r->headers);
+    free(r->paths);
+    free(r->lits);
+    free(r->rules);
+    free(r);
+}
+
+static bool name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static char *placeholder_for(const char *name)
+{
+    lg_buf b = LG_BUF_INIT;
+    if (name ? lg_buf_appendf(&b, "<redacted:%s>", name) : lg_buf_append_str(&b, "<redacted>"))
+        return NULL;
+    return lg_buf_take(&b, NULL);
+}
+
+/* Grows an array of `size`-byte items by one; returns the new slot or NULL. */
+static void *grow(void *arrp, size_t *n, size_t size)
+{
+    void **arr = arrp;
+    char *p = realloc(*arr, (*n + 1) * size);
+    if (!p)
+        return NULL;
+    *arr = p;
+    memset(p + *n * size, 0, size);
+    return p + (*n)++ * size;
+}
+
+int lg_redact_add_header(lg_redact *r, const char *name, lg_err *err)
+{
+    char **slot, *copy;
+    if (!*name)
+        return LG_ERR(err, LG_EINPUT, "redacted header name is empty");
+    if (!(copy = strdup(name)))
+        return LG_ERR(err, LG_ENOMEM, "out of memory adding redacted header '%s'", name);
+    if (!(slot = grow(&r->headers, &r->nh, sizeof *r->headers))) {
+        free(copy);
+        return LG_ERR(err, LG_ENOMEM, "out of memory adding redacted header '%s'", name);
+    }
+    *slot = copy;
+    return 0;
+}
+
+int lg_redact_add_path(lg_redact *r, const char *path, const char *name, lg_err *err)
+{
+    struct pathrule *slot;
+    lg_jpath *p;
+    char *ph;
+    int rc;
+
+    if (name && !name_ok(name))
+        return LG_ERR(err, LG_EINPUT,
+                      "redaction name '%s' for path '%s' must be 1-64 of A-Z a-z 0-9 _ -", name,
+                      path);
+    if ((rc = lg_jpath_compile(path, &p, err)))
+        return rc;
+    ph = placeholder_for(name);
+    slot = ph ? grow(&r->paths, &r->np, sizeof *r->paths) : NULL;
+    if (!slot) {
+        free(ph);
+        lg_jpath_free(p);
+        return LG_ERR(err, LG_ENOMEM, "out of memory adding redacted path '%s'", path);
+    }
+    slot->path = p;
+    slot->placeholder = ph;
+    return 0;
+}
+
+static int add_rule(lg_redact *r, const char *name, const char *regex, bool icase,
+                    const char *hint, int group, lg_err *err)
+{
+    struct rule *slot;
+    regex_t re;
+    regmatch_t m[1];
+    char *ph;
+    int rc = regcomp(&re, regex, REG_EXTENDED | (icase ? REG_ICASE : 0));
+
+    if (rc) {
+        char why[256];
+        regerror(rc, &re, why, sizeof why);
+        return LG_ERR(err, LG_EINPUT, "redaction pattern '%s' (%s) does not compile: %s", name,
+                      regex, why);
+    }
+    m[0].rm_so = 0;
+    m[0].rm_eo = 0;
+    if (regexec(&re, "", 1, m, REG_STARTEND) == 0) {
+        regfree(&re);
+        return LG_ERR(err, LG_EINPUT,
+                      "redaction pattern '%s' (%s) matches the empty string; make it match at "
+                      "least one character",
+                      name, regex);
+    }
+    ph = placeholder_for(name);
+    slot = ph ? grow(&r->rules, &r->nr, sizeof *r->rules) : NULL;
+    if (!slot) {
+        free(ph);
+        regfree(&re);
+        return LG_ERR(err, LG_ENOMEM, "out of memory adding redaction pattern '%s'", name);
+    }
+    slot->placeholder = ph;
+    slot->re = re;
+    slot->hint = hint;
+    slot->group = group;
+    return 0;
+}
+
+int lg_redact_add_pattern(lg_redact *r, const char *name, const char *regex, bool icase,
+                          lg_err *err)
+{
+    if (!name_ok(name))
+        return LG_ERR(err, LG_EINPUT, "redaction name '%s' must be 1-64 of A-Z a-z 0-9 _ -",
+                      name);
+    return add_rule(r, name, regex, icase, NULL, 0, err);
+}
+
+int lg_redact_add_builtin(lg_redact *r, const char *name, lg_err *err)
+{
+    bool found = false;
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+        if (strcmp(builtins[i].name, name) != 0)
+            continue;
+        found = true;
+        int rc = add_rule(r, name, builtins[i].re, false, builtins[i].hint, builtins[i].group, err);
+        if (rc)
+            return rc;
+    }
+    if (!found) {
+        const char *s = lg_suggest(name, builtin_names);
+        if (s)
+            return LG_ERR(err, LG_EINPUT, "unknown built-in redaction pattern '%s' (did you "
+                                          "mean '%s'?)", name, s);
+        return LG_ERR(err, LG_EINPUT, "unknown built-in redaction pattern '%s' (known: email, "
+                                      "api_key)", name);
+    }
+    return 0;
+}
+
+int lg_redact_add_literal(lg_redact *r, const char *name, const void *value, size_t len,
+                          lg_err *err)
+{
+    struct literal *slot;
+    unsigned char *v;
+    char *ph;
+
+    if (!name_ok(name))
+        return LG_ERR(err, LG_EINPUT, "redaction name '%s' must be 1-64 of A-Z a-z 0-9 _ -",
+                      name);
+    if (len < MIN_SECRET)
+        return LG_ERR(err, LG_EINPUT, "secret '%s' is shorter than %d bytes; refusing to "
+                                      "redact it everywhere", name, MIN_SECRET);
+    v = malloc(len);
+    ph = placeholder_for(name);
+    slot = v && ph ? grow(&r->lits, &r->nl, sizeof *r->lits) : NULL;
+    if (!slot) {
+        free(v);
+        free(ph);
+        return LG_ERR(err, LG_ENOMEM, "out of memory adding secret '%s'", name);
+    }
+    memcpy(v, value, len);
+    slot->value = v;
+    slot->len = len;
+    slot->placeholder = ph;
+    return 0;
+}
+
+bool lg_redact_header_dropped(const lg_redact *r, const char *name)
+{
+    for (size_t i = 0; i < sizeof fixed_headers / sizeof fixed_headers[0]; i++)
+        if (strcasecmp(name, fixed_headers[i]) == 0)
+            return true;
+    for (size_t i = 0; r && i < r->nh; i++)
+        if (strcasecmp(name, r->headers[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- byte rules: literals and patterns over one text ---- */
+
+struct scratch {
+    lg_buf b[2];
+    int next; /* buffer the next stage writes into */
+};
+
+/* Moves [so, eo) outward to UTF-8 character boundaries so a replacement
+ * never splits a character. */
+static void widen_utf8(const char *s, size_t n, size_t *so, size_t *eo)
+{
+    while (*so > 0 && ((unsigned char)s[*so] & 0xC0) == 0x80)
+        (*so)--;
+    while (*eo < n && ((unsigned char)s[*eo] & 0xC0) == 0x80)
+        (*eo)++;
+}
+
+/* One rule over cur[0..*n). When something matched, the result is written
+ * into a scratch buffer and *cur / *n point at it. */
+static int apply_rule(const struct rule *ru, const char **cur, size_t *n, struct scratch *sc,
+                      size_t *count)
+{
+    const char *s = *cur;
+    lg_buf *out = &sc->b[sc->next];
+    size_t off = 0, last = 0, hits = 0;
+    regmatch_t m[2];
+    int rc;
+
+    if (ru->hint && !memmem(s, *n, ru->hint, strlen(ru->hint)))
+        return 0;
+    while (off <= *n) {
+        size_t so, eo;
+        m[0].rm_so = (regoff_t)off;
+        m[0].rm_eo = (regoff_t)*n;
+        rc = regexec(&ru->re, s, (size_t)ru->group + 1, m, REG_STARTEND);
+        if (rc == REG_NOMATCH)
+            break;
+        if (rc)
+            return LG_EINTERNAL;
+        so = (size_t)m[ru->group].rm_so;
+        eo = (size_t)m[ru->group].rm_eo;
+        if (m[ru->group].rm_so < 0) { /* group did not take part: whole match */
+            so = (size_t)m[0].rm_so;
+            eo = (size_t)m[0].rm_eo;
+        }
+        if (eo == so) { /* an empty match (e.g. a lone \b): step over it */
+            off = (size_t)m[0].rm_eo + 1;
+            continue;
+        }
+        widen_utf8(s, *n, &so, &eo);
+        if (so < last)
+            so = last;
+        if (hits == 0)
+            lg_buf_reset(out);
+        if ((rc = lg_buf_append(out, s + last, so - last)) ||
+            (rc = lg_buf_append_str(out, ru->placeholder)))
+            return rc;
+        hits++;
+        last = eo;
+        off = (size_t)m[0].rm_eo > eo ? (size_t)m[0].rm_eo : eo;
+    }
+    if (!hits)
+        return 0;
+    if ((rc = lg_buf_append(out, s + last, *n - last)))
+        return rc;
+    *cur = lg_buf_cstr(out);
+    *n = out->len;
+    sc->next ^= 1;
+    *count += hits;
+    return 0;
+}
+
+static int apply_literal(const struct literal *li, const char **cur, size_t *n,
+                         struct scratch *sc, size_t *count)
+{
+    const char *s = *cur, *p;
+    lg_buf *out = &sc->b[sc->next];
+    size_t last = 0, hits = 0;
+    int rc;
+
+    while (last < *n && (p = memmem(s + last, *n - last, li->value, li->len))) {
+        size_t so = (size_t)(p - s);
+        if (hits == 0)
+            lg_buf_reset(out);
+        if ((rc = lg_buf_append(out, s + last, so - last)) ||
+            (rc = lg_buf_append_str(out, li->placeholder)))
+            return rc;
+        hits++;
+        last = so + li->len;
+    }
+    if (!hits)
+        return 0;
+    if ((rc = lg_buf_append(out, s + last, *n - last)))
+        return rc;
+    *cur = lg_buf_cstr(out);
+    *n = out->len;
+    sc->next ^= 1;
+    *count += hits;
+    return 0;
+}
+
+/* All literals then all patterns; *cur and *n change only if something matched. */
+static int redact_text(const lg_redact *r, const char **cur, size_t *n, struct scratch *sc,
+                       size_t *count)
+{
+    int rc;
+    for (size_t i = 0; i < r->nl; i++)
+        if ((rc = apply_literal(&r->lits[i], cur, n, sc, count)))
+            return rc;
+    for (size_t i = 0; i < r->nr; i++)
+        if ((rc = apply_rule(&r->rules[i], cur, n, sc, count)))
+            return rc;
+    return 0;
+}
+
+/* ---- JSON bodies ---- */
+
+struct marks {
+    json_t **v; /* placeholder nodes put in by path rules (a reference each) */
+    size_t n, cap;
+};
+
+struct path_ctx {
+    const char *placeholder;
+    struct marks *marks;
+};
+
+static int path_visit(json_t *value, json_t **replacement, void *ctx)
+{
+    struct path_ctx *pc = ctx;
+    struct marks *mk = pc->marks;
+    json_t *s;
+
+    if (mk->n == mk->cap) {
+        size_t ncap = mk->cap ? mk->cap * 2 : 16;
+        json_t **v = realloc(mk->v, ncap * sizeof *v);
+        if (!v)
+            return LG_ENOMEM;
+        mk->v = v;
+        mk->cap = ncap;
+    }
+    if (!(s = json_string(pc->placeholder)))
+        return LG_ENOMEM;
+    mk->v[mk->n++] = json_incref(s); /* held so its address is never reused */
+    *replacement = s;
+    return LG_JPATH_REPLACE;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (json_t *const *)a, y = (uintptr_t) * (json_t *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool marked(const struct marks *mk, const json_t *v)
+{
+    return v && mk->n && bsearch(&v, mk->v, mk->n, sizeof *mk->v, ptr_cmp);
+}
+
+/* Walks the original JSON text alongside the parsed (path-redacted) tree and
+ * writes the text with only redacted values changed, so numbers and spacing
+ * stay byte for byte. Returns 1 if the text is not what the tree says
+ * (the caller then re-serialises the tree). */
+struct scan {
+    const lg_redact *r;
+    const char *s;
+    size_t n, i, copied;
+    lg_buf *out;
+    const struct marks *mk;
+    struct scratch *sc;
+    size_t *count;
+};
+
+static void skip_ws(struct scan *S)
+{
+    while (S->i < S->n && (S->s[S->i] == ' ' || S->s[S->i] == '\t' || S->s[S->i] == '\n' ||
+                           S->s[S->i] == '\r'))
+        S->i++;
+}
+
+/* Span of a string token starting at S->i (the quote); sets *has_esc. */
+static int string_span(struct scan *S, size_t *end, bool *has_esc)
+{
+    size_t i = S->i + 1;
+    *has_esc = false;
+    while (i < S->n && S->s[i] != '"') {
+        if (S->s[i] == '\\') {
+            *has_esc = true;
+            i++;
+        }
+        i++;
+    }
+    if (i >= S->n)
+        return 1;
+    *end = i + 1;
+    return 0;
+}
+
+/* Replaces the text [from, to) by `rep` in the output. */
+static int splice(struct scan *S, size_t from, size_t to, const char *rep, size_t rn)
+{
+    int rc;
+    if ((rc = lg_buf_append(S->out, S->s + S->copied, from - S->copied)) ||
+        (rc = lg_buf_append(S->out, rep, rn)))
+        return rc;
+    S->copied = to;
+    return 0;
+}
+
+static int splice_json_string(struct scan *S, size_t from, size_t to, const char *v, size_t n)
+{
+    json_t *js = json_stringn(v, n);
+    char *enc;
+    int rc;
+    if (!js)
+        return LG_EINTERNAL; /* not UTF-8: cannot happen after widen_utf8 */
+    enc = json_dumps(js, JSON_ENCODE_ANY);
+    json_decref(js);
+    if (!enc)
+        return LG_ENOMEM;
+    rc = splice(S, from, to, enc, strlen(enc));
+    free(enc);
+    return rc;
+}
+
+/* Decodes a string token [from, to) (quotes included). Returns a new
+ * jansson string (owned) or NULL. */
+static json_t *decode_token(const char *s, size_t from, size_t to)
+{
+    json_error_t je;
+    json_t *v = json_loadb(s + from, to - from, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (v && !json_is_string(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int scan_value(struct scan *S, json_t *node);
+
+static int scan_string(struct scan *S)
+{
+    size_t from = S->i, to;
+    bool esc;
+    json_t *dec = NULL;
+    const char *v;
+    size_t n;
+    int rc;
+
+    if (string_span(S, &to, &esc))
+        return 1;
+    S->i = to;
+    if (esc) {
+        if (!(dec = decode_token(S->s, from, to)))
+            return 1;
+        v = json_string_value(dec);
+        n = json_string_length(dec);
+    } else {
+        v = S->s + from + 1;
+        n = to - from - 2;
+    }
+    const char *cur = v;
+    size_t cn = n;
+    rc = redact_text(S->r, &cur, &cn, S->sc, S->count);
+    if (rc == 0 && cur != v)
+        rc = splice_json_string(S, from, to, cur, cn);
+    json_decref(dec);
+    return rc;
+}
+
+static int skip_value(struct scan *S)
+{
+    int depth = 0;
+    do {
+        skip_ws(S);
+        if (S->i >= S->n)
+            return 1;
+        char c = S->s[S->i];
+        if (c == '"') {
+            size_t to;
+            bool esc;
+            if (string_span(S, &to, &esc))
+                return 1;
+            S->i = to;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            S->i++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+            S->i++;
+        } else if (c == ',' || c == ':') {
+            S->i++;
+        } else {
+            while (S->i < S->n && strchr("0123456789+-.eEtruefalsn", S->s[S->i]))
+                S->i++;
+        }
+    } while (depth > 0);
+    return depth < 0;
+}
+
+static int scan_value(struct scan *S, json_t *node)
+{
+    int rc;
+    skip_ws(S);
+    if (S->i >= S->n)
+        return 1;
+    if (marked(S->mk, node)) {
+        size_t from = S->i;
+        if ((rc = skip_value(S)))
+            return rc;
+        return splice_json_string(S, from, S->i, json_string_value(node),
+                                  json_string_length(node));
+    }
+    char c = S->s[S->i];
+    if (c == '"')
+        return scan_string(S);
+    if (c == '{') {
+        S->i++;
+        for (;;) {
+            size_t kf, kt;
+            bool esc;
+            json_t *child;
+            skip_ws(S);
+            if (S->i < S->n && S->s[S->i] == '}') {
+                S->i++;
+                return 0;
+            }
+            if (S->i >= S->n || S->s[S->i] != '"')
+                return 1;
+            kf = S->i;
+            if (string_span(S, &kt, &esc))
+                return 1;
+            S->i = kt;
+            if (esc) {
+                json_t *k = decode_token(S->s, kf, kt);
+                if (!k)
+                    return 1;
+                child = json_object_getn(node, json_string_value(k), json_string_length(k));
+                json_decref(k);
+            } else {
+                child = json_object_getn(node, S->s + kf + 1, kt - kf - 2);
+            }
+            skip_ws(S);
+            if (S->i >= S->n || S->s[S->i] != ':')
+                return 1;
+            S->i++;
+            if ((rc = scan_value(S, child)))
+                return rc;
+            skip_ws(S);
+            if (S->i < S->n && S->s[S->i] == ',')
+                S->i++;
+        }
+    }
+    if (c == '[') {
+        size_t idx = 0;
+        S->i++;
+        for (;;) {
+            skip_ws(S);
+            if (S->i < S->n && S->s[S->i] == ']') {
+                S->i++;
+                return 0;
+            }
+            if (S->i >= S->n)
+                return 1;
+            if ((rc = scan_value(S, json_array_get(node, idx++))))
+                return rc;
+            skip_ws(S);
+            if (S->i < S->n && S->s[S->i] == ',')
+                S->i++;
+        }
+    }
+    /* number, true, false, null: copied as they are */
+    size_t from = S->i;
+    while (S->i < S->n && strchr("0123456789+-.eEtruefalsn", S->s[S->i]))
+        S->i++;
+    return S->i == from;
+}
+
+/* Byte rules on every string value of a tree (the fallback path). */
+static int redact_tree(const lg_redact *r, json_t *v, struct scratch *sc, size_t *count)
+{
+    int rc = 0;
+    if (json_is_string(v)) {
+        const char *cur = json_string_value(v);
+        size_t n = json_string_length(v);
+        rc = redact_text(r, &cur, &n, sc, count);
+        if (rc == 0 && cur != json_string_value(v) && json_string_setn(v, cur, n))
+            rc = LG_EINTERNAL;
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *c;
+        json_object_foreach(v, key, c)
+        {
+            if ((rc = redact_tree(r, c, sc, count)))
+                break;
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v) && !rc; i++)
+            rc = redact_tree(r, json_array_get(v, i), sc, count);
+    }
+    return rc;
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    return lg_buf_append((lg_buf *)data, buffer, size) ? -1 : 0;
+}
+
+/* Redacts a parsed JSON body whose text is body[0..len). */
+static int redact_json(const lg_redact *r, const char *body, size_t len, json_t *root,
+                       lg_buf *out, size_t *count, struct scratch *sc, lg_err *err)
+{
+    struct marks mk = {0};
+    size_t before = out->len, hits = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < r->np; i++) {
+        struct path_ctx pc = {r->paths[i].placeholder, &mk};
+        size_t n = 0;
+        rc = lg_jpath_apply(r->paths[i].path, root, path_visit, &pc, &n);
+        if (rc) {
+            rc = LG_ERR(err, rc, "cannot redact path '%s'", lg_jpath_text(r->paths[i].path));
+            goto out;
+        }
+        hits += n;
+    }
+    qsort(mk.v, mk.n, sizeof *mk.v, ptr_cmp);
+
+    struct scan S = {r, body, len, 0, 0, out, &mk, sc, &hits};
+    rc = scan_value(&S, root);
+    if (rc == 0) {
+        skip_ws(&S);
+        if (S.i != S.n)
+            rc = 1;
+    }
+    if (rc == 0)
+        rc = lg_buf_append(out, body + S.copied, len - S.copied);
+    if (rc == 1) {
+        /* the text walk lost its way (not expected for text jansson accepted,
+         * but never store an unredacted body): redact the tree and dump it */
+        lg_buf_truncate(out, before);
+        S.copied = 0;
+        hits = mk.n;
+        rc = redact_tree(r, root, sc, &hits);
+        if (rc == 0 &&
+            json_dump_callback(root, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+            rc = LG_ENOMEM;
+    }
+    if (rc < 0) {
+        lg_buf_truncate(out, before);
+        rc = LG_ERR(err, rc, "cannot redact the JSON body (%s)", lg_err_name(rc));
+        goto out;
+    }
+    *count += hits;
+out:
+    for (size_t i = 0; i < mk.n; i++)
+        json_decref(mk.v[i]);
+    free(mk.v);
+    return rc;
+}
+
+static int redact_any(const lg_redact *r, const char *body, size_t len, lg_buf *out,
+                      size_t *count, struct scratch *sc, lg_err *err)
+{
+    json_error_t je;
+    json_t *root = NULL;
+    int rc;
+
+    if (len && (r->np || r->nl || r->nr))
+        root = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (root) {
+        rc = redact_json(r, body, len, root, out, count, sc, err);
+        json_decref(root);
+        return rc;
+    }
+    const char *cur = body;
+    size_t n = len;
+    rc = redact_text(r, &cur, &n, sc, count);
+    if (!rc)
+        rc = lg_buf_append(out, cur, n);
+    if (rc)
+        return LG_ERR(err, rc, "cannot redact the body (%s)", lg_err_name(rc));
+    return 0;
+}
+
+int lg_redact_body(const lg_redact *r, const void *body, size_t len, lg_buf *out,
+                   size_t *count, lg_err *err)
+{
+    static const lg_redact none = {0};
+    struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0};
+    size_t local = 0;
+    int rc;
+
+    rc = redact_any(r ? r : &none, body, len, out, &local, &sc, err);
+    lg_buf_release(&sc.b[0]);
+    lg_buf_release(&sc.b[1]);
+    if (count)
+        *count = rc ? 0 : local;
+    return rc;
+}
+
+int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf *out,
+                        size_t *count, lg_err *err)
+{
+    static const lg_redact none = {0};
+    struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0};
+    const char *s = raw;
+    size_t i = 0, local = 0, before = out->len;
+    int rc = 0;
+
+    if (!r)
+        r = &none;
+    while (i < len && rc == 0) {
+        size_t end = i, next;
+        while (end < len && s[end] != '\n' && s[end] != '\r')
+            end++;
+        next = end;
+        if (next < len && s[next++] == '\r' && next < len && s[next] == '\n')
+            next++;
+        if (end - i >= 5 && memcmp(s + i, "data:", 5) == 0) {
+            size_t v = i + 5;
+            if (v < end && s[v] == ' ')
+                v++;
+            if ((rc = lg_buf_append(out, s + i, v - i)))
+                break;
+            rc = redact_any(r, s + v, end - v, out, &local, &sc, err);
+            if (!rc)
+                rc = lg_buf_append(out, s + end, next - end);
+        } else {
+            rc = lg_buf_append(out, s + i, next - i);
+        }
+        i = next;
+    }
+    lg_buf_release(&sc.b[0]);
+    lg_buf_release(&sc.b[1]);
+    if (rc) {
+        lg_buf_truncate(out, before);
+        local = 0;
+        rc = LG_ERR(err, rc, "cannot redact a server-sent event (%s)", lg_err_name(rc));
+    }
+    if (count)
+        *count = local;
+    return rc;
+}
+
+int lg_redact_scrub(const void *data, size_t len, const void *secret, size_t slen,
+                    const char *placeholder, lg_buf *out, size_t *count, lg_err *err)
+{
+    const char *s = data, *p;
+    size_t last = 0, hits = 0, before = out->len, plen = strlen(placeholder);
+    int rc = 0;
+
+    if (count)
+        *count = 0;
+    if (slen < MIN_SECRET)
+        return LG_ERR(err, LG_EINPUT, "secret to scrub is shorter than %d bytes", MIN_SECRET);
+    while (last < len && (p = memmem(s + last, len - last, secret, slen))) {
+        size_t so = (size_t)(p - s);
+        if ((rc = lg_buf_append(out, s + last, so - last)) ||
+            (rc = lg_buf_append(out, placeholder, plen)))
+            break;
+        hits++;
+        last = so + slen;
+    }
+    if (!rc)
+        rc = lg_buf_append(out, s + last, len - last);
+    if (rc) {
+        lg_buf_truncate(out, before);
+        return LG_ERR(err, rc, "cannot scrub a secret from %zu bytes (%s)", len, lg_err_name(rc));
+    }
+    if (count)
+        *count = hits;
+    return 0;
+}

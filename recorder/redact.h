@@ -1,0 +1,115 @@
+/*
+ * recorder/redact.h - keeping secrets out of the trace store.
+ *
+ * Three mechanisms, all deterministic (the same input always gives the same
+ * output, byte for byte), so a request redacted in replay equals the same
+ * request redacted when it was recorded:
+ *
+ *  1. Headers. lg_redact_header_dropped() says whether a header must never
+ *     be stored: always authorization, proxy-authorization, x-api-key,
+ *     api-key, cookie, set-cookie (case-insensitive), plus configured names.
+ *  2. JSON paths. Values at configured paths (recorder/jpath.h syntax, the
+ *     same walker as match.h's ignored paths) are replaced, whatever their
+ *     type, by the string "<redacted>" or "<redacted:NAME>".
+ *  3. Patterns. Regular expressions (POSIX ERE with the GNU extensions of
+ *     glibc, e.g. \b \< \> \w) and literal secrets are applied to every
+ *     string value of a JSON body (object keys are left alone), or to the
+ *     whole body when it is not JSON, and each match is replaced by
+ *     "<redacted:NAME>". Built-in named patterns (lg_redact_add_builtin):
+ *       email    addresses like jane.doe+x@mail.example.com
+ *       api_key  provider keys and bearer tokens: sk-... (OpenAI sk-proj-,
+ *                Anthropic sk-ant-, OpenRouter sk-or-...), GitHub ghp_/gho_/
+ *                ghu_/ghs_/ghr_/github_pat_, AWS AKIA..., Google AIza...,
+ *                Slack xox?-..., JWTs eyJ...x.y, and the token after
+ *                "Bearer " (the word itself is kept).
+ *     Placeholders never match a pattern, so redacting twice changes nothing.
+ *
+ * Order inside lg_redact_body(): paths, then literals, then patterns in the
+ * order they were added. Redaction runs BEFORE fingerprinting
+ * (recorder/match.h): the proxy redacts each incoming request body, stores
+ * the redacted form in record mode, and fingerprints the redacted form in
+ * every mode. The upstream still receives the original request.
+ *
+ * A redacted JSON body is re-serialised compactly, members in their original
+ * order; a body where nothing was redacted is returned byte for byte.
+ *
+ * Thread-safety: configure first (the add functions are not thread-safe);
+ * afterwards an lg_redact is read-only and may be used by many threads.
+ */
+#ifndef LG_REDACT_H
+#define LG_REDACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+typedef struct lg_redact lg_redact;
+
+/* An empty configuration: only the fixed header list applies. Returns owned
+ * (free with lg_redact_free) or NULL on OOM. */
+lg_redact *lg_redact_new(void);
+/* Accepts NULL. */
+void lg_redact_free(lg_redact *r);
+
+/* Another header name to drop (case-insensitive). Borrows `name`. 0,
+ * LG_EINPUT for an empty name, LG_ENOMEM. */
+int lg_redact_add_header(lg_redact *r, const char *name, lg_err *err) LG_WUR;
+
+/* Replaces values at `path` by "<redacted>" (name NULL) or "<redacted:NAME>".
+ * NAME is 1-64 characters of A-Z a-z 0-9 _ -. LG_EINPUT for a bad path
+ * (with the column) or name; LG_ENOMEM. Borrows both. */
+int lg_redact_add_path(lg_redact *r, const char *path, const char *name, lg_err *err) LG_WUR;
+
+/* A regular expression (POSIX extended, GNU extensions) whose matches become
+ * "<redacted:NAME>". `icase` matches case-insensitively. LG_EINPUT for a bad
+ * name, an expression that does not compile (with regerror's reason) or one
+ * that matches the empty string; LG_ENOMEM. Borrows both. */
+int lg_redact_add_pattern(lg_redact *r, const char *name, const char *regex, bool icase,
+                          lg_err *err) LG_WUR;
+
+/* Enables a built-in pattern by name ("email", "api_key"). LG_EINPUT for an
+ * unknown name (with a did-you-mean), LG_ENOMEM. */
+int lg_redact_add_builtin(lg_redact *r, const char *name, lg_err *err) LG_WUR;
+
+/* Names of the built-in patterns, NULL-terminated. Static storage. */
+const char *const *lg_redact_builtin_names(void);
+
+/* A literal secret (e.g. the upstream API key from the environment), replaced
+ * by "<redacted:NAME>" wherever it occurs in a string value or a raw body.
+ * At least 4 bytes (a shorter "secret" would shred ordinary text):
+ * LG_EINPUT otherwise. The value is copied; the copy is wiped on free. */
+int lg_redact_add_literal(lg_redact *r, const char *name, const void *value, size_t len,
+                          lg_err *err) LG_WUR;
+
+/* True if a header of this name must not be stored. `r` may be NULL (the
+ * fixed list only). Borrows `name`. */
+bool lg_redact_header_dropped(const lg_redact *r, const char *name);
+
+/* Redacts a body: appends the redacted form of `body[0..len)` to `out`. A
+ * body that parses as JSON is redacted value by value; anything else gets
+ * the literals and patterns applied to its bytes. If `count` is not NULL it
+ * receives the number of replacements (0: out got the input unchanged).
+ * `r` may be NULL (copies the body). 0, LG_ENOMEM, LG_ETOOBIG (out's cap),
+ * LG_EINTERNAL (a regex engine failure). Borrows `body`. */
+int lg_redact_body(const lg_redact *r, const void *body, size_t len, lg_buf *out,
+                   size_t *count, lg_err *err) LG_WUR;
+
+/* Redacts one server-sent event (its exact bytes, as recorder/sse.h emits
+ * them): every `data:` line whose value is JSON is redacted as a JSON body
+ * and re-serialised, other data lines get the byte rules; other lines and
+ * all line endings are kept. Appends to `out`; `count` as above. Returns as
+ * lg_redact_body. */
+int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf *out,
+                        size_t *count, lg_err *err) LG_WUR;
+
+/* Appends data[0..len) to `out` with every occurrence of secret[0..slen)
+ * replaced by `placeholder` (non-overlapping, left to right). Works on any
+ * bytes (response bodies, logs, header values); use it as the last guard
+ * that the upstream API key never reaches the store. A secret shorter than
+ * 4 bytes is LG_EINPUT. `count` as above. 0, LG_ENOMEM, LG_ETOOBIG. */
+int lg_redact_scrub(const void *data, size_t len, const void *secret, size_t slen,
+                    const char *placeholder, lg_buf *out, size_t *count, lg_err *err) LG_WUR;
+
+#endif
