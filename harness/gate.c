@@ -919,7 +919,7 @@ static int eval_no_regression(const lg_gate *g, const lg_metrics *m, const lg_me
              g->threshold_text, c.verdict == LG_VERDICT_IMPROVED ? ", improved" : "",
              r->pass ? "pass" : "FAIL");
     if (c.b || c.c) {
-        char reg[LG_GATE_TEXT_MAX / 2], imp[LG_GATE_TEXT_MAX / 2];
+        char reg[(LG_GATE_TEXT_MAX - 2) / 2], imp[(LG_GATE_TEXT_MAX - 2) / 2];
         list_cases(reg, sizeof reg, "regressed: cases ", c.regressed, c.b);
         list_cases(imp, sizeof imp, "improved: cases ", c.improved, c.c);
         snprintf(r->detail, sizeof r->detail, "%s%s%s", c.b ? reg : "",

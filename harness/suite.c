@@ -334,7 +334,7 @@ static int parse_loop(sctx *c, const lg_ynode *v)
     cmd = lg_ynode_get(v, "command");
     bi = lg_ynode_get(v, "builtin");
     if (cmd && bi)
-        return at(c, bi->line, bi->col,
+        return at(c, lg_ynode_get_pair(v, "builtin")->key->line, lg_ynode_get_pair(v, "builtin")->key->col,
                   "'loop' takes either 'command' (an external loop) or 'builtin', not both");
     if (!cmd && !bi)
         return at(c, v->line, v->col,

@@ -515,8 +515,8 @@ json_t *lg_ynode_to_json(const lg_ynode *n, const char *name, lg_err *err)
                 break;
             }
             d = strtod(n->text, NULL);
-            if (!isfinite(d) || strstr(n->text, "nan") || strstr(n->text, "NaN") ||
-                strstr(n->text, "NAN")) {
+            /* .inf and .nan are YAML floats but strtod does not read them */
+            if (!isfinite(d) || strchr(n->text, 'n') || strchr(n->text, 'N')) {
                 LG_ERR(err, LG_EINPUT, "%s:%d:%d: '%s' is not a finite number; JSON cannot hold it",
                        name ? name : "<yaml>", n->line, n->col, n->text);
                 return NULL;

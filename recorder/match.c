@@ -244,9 +244,29 @@ differ:
     return 1;
 }
 
+static int display_cb(const char *buffer, size_t size, void *data)
+{
+    return lg_buf_append((lg_buf *)data, buffer, size) ? -1 : 0;
+}
+
+/* Pretty JSON for people: like lg_json_dump_pretty, with reals printed to
+ * `prec` significant digits (15 shows 0.2 as 0.2, where the 17 digits of the
+ * canonical form show 0.20000000000000001). */
+static int display_json(const json_t *v, int prec, lg_buf *b, lg_err *err)
+{
+    size_t before = b->len;
+    if (json_dump_callback(v, display_cb, b,
+                           JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+                               JSON_REAL_PRECISION(prec)) != 0) {
+        lg_buf_truncate(b, before);
+        return LG_ERR(err, LG_ENOMEM, "cannot build the divergence diff (out of memory)");
+    }
+    return 0;
+}
+
 /* The text shown for one side of a difference: a string's own text, else
- * pretty JSON. *text stays NULL for a missing value. */
-static int side_text(const json_t *v, bool as_string, lg_buf *b, lg_err *err)
+ * pretty JSON. Nothing is appended for a missing value. */
+static int side_text(const json_t *v, bool as_string, int prec, lg_buf *b, lg_err *err)
 {
     if (!v)
         return 0;
@@ -254,7 +274,7 @@ static int side_text(const json_t *v, bool as_string, lg_buf *b, lg_err *err)
         int rc = lg_buf_append(b, json_string_value(v), json_string_length(v));
         return rc ? LG_ERR(err, rc, "cannot build the divergence diff (%s)", lg_err_name(rc)) : 0;
     }
-    return lg_json_dump_pretty(v, b, err);
+    return display_json(v, prec, b, err);
 }
 
 /* Text of a whole request body: pretty JSON or the raw bytes; NULL if empty. */
@@ -263,7 +283,7 @@ static int body_text(const lg_match_request *req, const json_t *parsed, lg_buf *
 {
     *has = true;
     if (parsed)
-        return lg_json_dump_pretty(parsed, b, err);
+        return display_json(parsed, 15, b, err);
     if (req->body_len == 0) {
         *has = false;
         return 0;
@@ -371,8 +391,16 @@ int lg_match_diff(const lg_match_config *cfg, const lg_match_request *recorded,
                 rc = 0;
             ha = va != NULL;
             hb = vb != NULL;
-            if (!rc && !(rc = side_text(va, strs, &ta, err)))
-                rc = side_text(vb, strs, &tb, err);
+            if (!rc && !(rc = side_text(va, strs, 15, &ta, err)))
+                rc = side_text(vb, strs, 15, &tb, err);
+            if (!rc && ha && hb && ta.len == tb.len &&
+                memcmp(lg_buf_cstr(&ta), lg_buf_cstr(&tb), ta.len) == 0) {
+                /* reals that differ only past 15 digits: show all 17 */
+                lg_buf_reset(&ta);
+                lg_buf_reset(&tb);
+                if (!(rc = side_text(va, strs, 17, &ta, err)))
+                    rc = side_text(vb, strs, 17, &tb, err);
+            }
             if (rc)
                 goto out;
         }

@@ -354,6 +354,27 @@ static void emit_check(struct emitter *e, size_t mark)
     e->shown++;
 }
 
+/* Writes the line of op `k` unless the emitter is full. */
+static int emit_op(struct emitter *e, const struct ops *ops, size_t k, const struct lines *A,
+                   const struct lines *B, const size_t *focus)
+{
+    const struct op *p = &ops->v[k];
+    size_t mark = e->out->len;
+    int rc;
+
+    if (e->full)
+        return 0;
+    if (p->kind == OP_EQ)
+        rc = append_line(e->out, ' ', &A->v[p->a], 0, e->o->line_max);
+    else if (p->kind == OP_DEL)
+        rc = append_line(e->out, '-', &A->v[p->a], focus[k], e->o->line_max);
+    else
+        rc = append_line(e->out, '+', &B->v[p->b], focus[k], e->o->line_max);
+    if (rc == 0)
+        emit_check(e, mark);
+    return rc;
+}
+
 int lg_udiff(const char *old_text, size_t old_len, const char *new_text, size_t new_len,
              const lg_udiff_opts *opts, lg_buf *out)
 {
@@ -469,18 +490,34 @@ int lg_udiff(const char *old_text, size_t old_len, const char *new_text, size_t 
             (rc = lg_buf_append_str(out, " @@\n")))
             goto out;
         emit_check(&e, mark);
-        for (i = hk->from; i < hk->to && !e.full; i++) {
-            const struct op *p = &ops.v[i];
-            mark = out->len;
-            if (p->kind == OP_EQ)
-                rc = append_line(out, ' ', &A.v[p->a], 0, o.line_max);
-            else if (p->kind == OP_DEL)
-                rc = append_line(out, '-', &A.v[p->a], focus[i], o.line_max);
-            else
-                rc = append_line(out, '+', &B.v[p->b], focus[i], o.line_max);
-            if (rc)
-                goto out;
-            emit_check(&e, mark);
+        for (i = hk->from; i < hk->to && !e.full;) {
+            size_t r1 = i + 1, d1;
+            if (ops.v[i].kind == OP_EQ) {
+                if ((rc = emit_op(&e, &ops, i, &A, &B, focus)))
+                    goto out;
+                i++;
+                continue;
+            }
+            /* a change run: removals [i, d1), additions [d1, r1) */
+            while (r1 < hk->to && ops.v[r1].kind != OP_EQ)
+                r1++;
+            for (d1 = i; d1 < r1 && ops.v[d1].kind == OP_DEL;)
+                d1++;
+            if (o.max_lines && e.shown + (r1 - i) > o.max_lines) {
+                /* it will be cut: pair removed and added lines so both
+                 * sides of the first differences are shown */
+                for (size_t k = 0; i + k < d1 || d1 + k < r1; k++) {
+                    if (i + k < d1 && (rc = emit_op(&e, &ops, i + k, &A, &B, focus)))
+                        goto out;
+                    if (d1 + k < r1 && (rc = emit_op(&e, &ops, d1 + k, &A, &B, focus)))
+                        goto out;
+                }
+            } else {
+                for (size_t k = i; k < r1; k++)
+                    if ((rc = emit_op(&e, &ops, k, &A, &B, focus)))
+                        goto out;
+            }
+            i = r1;
         }
     }
     if (e.shown < e.total)

@@ -14,8 +14,12 @@
  *   -old line
  *   +new line
  *
- * with 3 lines of context and the hunk header rules of GNU diff ("-l" for
- * one line, "-l,0" with l the preceding line for none). Display safety:
+ * with the given context and the hunk header rules of GNU diff ("-l" for
+ * one line, "-l,0" with l the preceding line for none). Within a run of
+ * changes the removed lines come first, then the added ones (GNU order),
+ * except when max_lines will cut the run: then each removed line is
+ * followed by its added partner, so both sides of the first differences are
+ * visible (patch reads that order too). Display safety:
  * control bytes other than tab and invalid UTF-8 bytes are written as \xNN,
  * so the result is valid UTF-8 and safe to print. Limits (see
  * lg_udiff_opts): at most max_lines lines after the two header lines and

@@ -1,0 +1,3089 @@
+/*
+ * recorder/store.c - the trace store. See store.h for the contract and
+ * docs/trace-format.md for the file format.
+ *
+ * Structure:
+ *   conn      one SQLite connection with its prepared statements
+ *   pool      idle read connections; the writer connection is separate
+ *   dicts     trained dictionaries, loaded once and kept until close
+ *   writer    a session in memory: copied events and deduplicated bodies
+ *   commit    phase A (no lock): find existing bodies, compress the rest;
+ *             phase B (writer lock, one transaction): insert and commit
+ *   reader    a session's events; bodies decoded on demand and cached
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "lg_version.h"
+#include "recorder/codec.h"
+
+#define MAX_DEPTH (LG_STORE_KEYFRAME_INTERVAL - 1)
+#define POOL_MAX 8
+#define BUSY_TIMEOUT_MS 30000
+/* Dictionary training: the size of the dictionary, how much of each body
+ * serves as a sample, and the most sample bytes fed to the trainer. */
+#define DICT_SIZE (16 * 1024)
+#define DICT_SAMPLE_MAX (4 * 1024)
+#define DICT_TRAIN_MAX (2 * 1024 * 1024)
+/* A decoded-body cache larger than this is emptied (compact, training). */
+#define CACHE_SOFT_MAX ((size_t)64 << 20)
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *xstrdup(const char *s)
+{
+    size_t n;
+    char *p;
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    p = malloc(n + 1);
+    if (p)
+        memcpy(p, s, n + 1);
+    return p;
+}
+
+/* Grows an array to hold `need` items of `size` bytes. 0 or LG_ENOMEM. */
+static int grow_array(void **arr, size_t *cap, size_t need, size_t size)
+{
+    size_t ncap;
+    void *p;
+    if (need <= *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > SIZE_MAX / size)
+        return LG_ENOMEM;
+    p = realloc(*arr, ncap * size);
+    if (!p)
+        return LG_ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static int put_varint(lg_buf *b, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+    do {
+        unsigned char c = v & 0x7f;
+        v >>= 7;
+        tmp[n++] = c | (v ? 0x80 : 0);
+    } while (v);
+    return lg_buf_append(b, tmp, n);
+}
+
+static bool get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Map from int64 keys (> 0) to pointers, open addressing. */
+typedef struct i64map {
+    int64_t *keys;
+    void **vals;
+    size_t cap, n;
+} i64map;
+
+static size_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static void *i64map_get(const i64map *m, int64_t key)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = mix64((uint64_t)key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == 0)
+            return NULL;
+        if (m->keys[i] == key)
+            return m->vals[i];
+    }
+}
+
+static int i64map_put(i64map *m, int64_t key, void *val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        int64_t *k = calloc(ncap, sizeof *k);
+        void **v = calloc(ncap, sizeof *v);
+        if (!k || !v) {
+            free(k);
+            free(v);
+            return LG_ENOMEM;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i])
+                continue;
+            size_t j = mix64((uint64_t)m->keys[i]) & (ncap - 1);
+            while (k[j])
+                j = (j + 1) & (ncap - 1);
+            k[j] = m->keys[i];
+            v[j] = m->vals[i];
+        }
+        free(m->keys);
+        free(m->vals);
+        m->keys = k;
+        m->vals = v;
+        m->cap = ncap;
+    }
+    size_t i = mix64((uint64_t)key) & (m->cap - 1);
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i])
+        m->n++;
+    m->keys[i] = key;
+    m->vals[i] = val;
+    return 0;
+}
+
+/* Decoded bodies by blob id. */
+typedef struct bent {
+    char *data; /* NUL-terminated */
+    size_t len;
+} bent;
+
+typedef struct bcache {
+    i64map map;
+    size_t bytes;
+} bcache;
+
+static void bcache_clear(bcache *c)
+{
+    for (size_t i = 0; i < c->map.cap; i++) {
+        bent *e = c->map.vals[i];
+        if (c->map.keys[i] && e) {
+            free(e->data);
+            free(e);
+        }
+    }
+    free(c->map.keys);
+    free(c->map.vals);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- connections and statements ---------------------------------------- */
+
+enum {
+    S_BLOB_LOOKUP,
+    S_BLOB_INSERT,
+    S_BLOB_GET,
+    S_EP_LOOKUP,
+    S_EP_INSERT,
+    S_EP_GET,
+    S_SESS_FIND,
+    S_SESS_DEL_EVENTS,
+    S_SESS_DEL,
+    S_SESS_INSERT,
+    S_SESS_GET,
+    S_EV_INSERT,
+    S_EV_SELECT,
+    S_DICT_GET,
+    S_COUNT
+};
+
+#define SESSION_COLS                                                                       \
+    "id, key, run, suite, case_index, trial, started_ms, committed_ms, n_events, n_calls, " \
+    "n_tools, n_iterations, tokens_in, tokens_out, tokens_cached, latency_us, reason, "     \
+    "converged, error"
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BLOB_LOOKUP] = "SELECT id, depth FROM blobs WHERE hash = ?1",
+    [S_BLOB_INSERT] = "INSERT INTO blobs(hash, raw_len, codec, dict, base, base2, depth, data) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_BLOB_GET] = "SELECT hash, raw_len, codec, dict, base, base2, data FROM blobs WHERE id = ?1",
+    [S_EP_LOOKUP] = "SELECT id FROM endpoints WHERE provider = ?1 AND method = ?2 AND path = ?3 "
+                    "AND model = ?4",
+    [S_EP_INSERT] = "INSERT INTO endpoints(provider, method, path, model) VALUES(?1, ?2, ?3, ?4)",
+    [S_EP_GET] = "SELECT provider, method, path, model FROM endpoints WHERE id = ?1",
+    [S_SESS_FIND] = "SELECT id FROM sessions WHERE key = ?1",
+    [S_SESS_DEL_EVENTS] = "DELETE FROM events WHERE session = ?1",
+    [S_SESS_DEL] = "DELETE FROM sessions WHERE id = ?1",
+    [S_SESS_INSERT] =
+        "INSERT INTO sessions(key, run, suite, case_index, trial, started_ms, committed_ms, "
+        "n_events, n_calls, n_tools, n_iterations, tokens_in, tokens_out, tokens_cached, "
+        "latency_us, reason, converged, error) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    [S_SESS_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1",
+    [S_EV_INSERT] = "INSERT INTO events(session, seq, kind, t_us, call, endpoint, fp, body_in, "
+                    "body_out, body_aux, status, tok_in, tok_out, tok_cached, dur_us, chunks, info) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                    "?17)",
+    [S_EV_SELECT] = "SELECT seq, kind, t_us, call, endpoint, fp, body_in, body_out, body_aux, "
+                    "status, tok_in, tok_out, tok_cached, dur_us, chunks, info "
+                    "FROM events WHERE session = ?1 ORDER BY seq",
+    [S_DICT_GET] = "SELECT data FROM dicts WHERE id = ?1",
+};
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+} conn;
+
+typedef struct ep {
+    char *provider, *method, *path, *model; /* model NULL when empty */
+} ep;
+
+struct lg_store {
+    char *path;
+    int mode;
+    int file_format;
+    bool memory;    /* read mode on a migrated in-memory copy: one connection */
+    char *read_uri; /* how to open more read connections */
+    int read_flags;
+
+    pthread_mutex_t wlock; /* held for a whole write transaction */
+    conn *w;               /* the writer connection (write mode) */
+    bool wal_set;          /* we put the file in WAL mode: undo at close */
+
+    pthread_mutex_t mu; /* pool, dictionaries, endpoints, codecs, counters */
+    pthread_cond_t pcond;
+    conn *idle[POOL_MAX];
+    size_t nidle, nopen, maxopen;
+
+    lg_dict **dicts; /* every dictionary loaded, freed at close */
+    size_t ndicts, cdicts;
+    lg_dict *cur; /* newest: used for new bodies */
+
+    ep **eps; /* by endpoint id (read side) */
+    size_t ceps;
+
+    lg_codec *codecs[POOL_MAX * 2];
+    size_t ncodecs;
+
+    int level;
+    size_t dict_min_samples, dict_min_bytes;
+    uint64_t samples_n, samples_bytes; /* standalone bodies, for training */
+
+    lg_store_fault_fn fault;
+    void *fault_ctx;
+};
+
+/* Turns an SQLite failure into an lg_err naming the file and the fix. */
+static int db_fail(lg_store *st, sqlite3 *db, int rc, const char *what, lg_err *err)
+{
+    const char *path = st ? st->path : "trace";
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_FORMAT:
+        return LG_ERR(err, LG_EINPUT,
+                      "%s: file is corrupt (%s, while %s); restore it from version control or "
+                      "record it again",
+                      path, msg, what);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return LG_ERR(err, LG_EIO,
+                      "%s: locked by another process for more than %d s (while %s); retry when "
+                      "it is done",
+                      path, BUSY_TIMEOUT_MS / 1000, what);
+    case SQLITE_NOMEM:
+        return LG_ERR(err, LG_ENOMEM, "%s: out of memory while %s", path, what);
+    case SQLITE_FULL:
+        return LG_ERR(err, LG_EIO, "%s: disk full while %s; free some space and retry", path,
+                      what);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_AUTH:
+        return LG_ERR(err, LG_EIO, "%s: cannot %s (%s); check the file's permissions and disk",
+                      path, what, msg);
+    default:
+        return LG_ERR(err, LG_EINTERNAL, "%s: sqlite error while %s: %s", path, what, msg);
+    }
+}
+
+static void conn_close(conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/* The prepared statement `which`, reset and unbound, or NULL with err set. */
+static sqlite3_stmt *stmt(lg_store *st, conn *c, int which, lg_err *err)
+{
+    if (!c->st[which]) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->st[which], NULL);
+        if (rc != SQLITE_OK) {
+            db_fail(st, c->db, rc, "preparing a query", err);
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->st[which]);
+    sqlite3_clear_bindings(c->st[which]);
+    return c->st[which];
+}
+
+static int exec_sql(lg_store *st, conn *c, const char *sql, const char *what, lg_err *err)
+{
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(st, c->db, rc, what, err);
+    return 0;
+}
+
+/* Runs a one-value query; *out gets the integer (0 when no row). */
+static int query_int(lg_store *st, conn *c, const char *sql, int64_t *out, lg_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(st, c->db, rc, "reading the file", err);
+    rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, "reading the file", err);
+    return 0;
+}
+
+static int fault_at(lg_store *st, const char *point, lg_err *err)
+{
+    if (st->fault && st->fault(st->fault_ctx, point))
+        return LG_ERR(err, LG_EIO, "%s: injected fault at %s", st->path, point);
+    return 0;
+}
+
+static conn *conn_wrap(sqlite3 *db, lg_err *err)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        sqlite3_close_v2(db);
+        LG_ERR(err, LG_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->db = db;
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    return c;
+}
+
+static conn *conn_open_read(lg_store *st, lg_err *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(st->read_uri, &db, st->read_flags, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(st, db, rc, "open the file for reading", err);
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    return conn_wrap(db, err);
+}
+
+static conn *pool_get(lg_store *st, lg_err *err)
+{
+    conn *c;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        if (st->nidle) {
+            c = st->idle[--st->nidle];
+            pthread_mutex_unlock(&st->mu);
+            return c;
+        }
+        if (st->nopen < st->maxopen) {
+            st->nopen++;
+            pthread_mutex_unlock(&st->mu);
+            c = conn_open_read(st, err);
+            if (!c) {
+                pthread_mutex_lock(&st->mu);
+                st->nopen--;
+                pthread_cond_signal(&st->pcond);
+                pthread_mutex_unlock(&st->mu);
+            }
+            return c;
+        }
+        pthread_cond_wait(&st->pcond, &st->mu);
+    }
+}
+
+static void pool_put(lg_store *st, conn *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->idle[st->nidle++] = c;
+    pthread_cond_signal(&st->pcond);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static lg_codec *codec_get(lg_store *st, lg_err *err)
+{
+    lg_codec *c = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (st->ncodecs)
+        c = st->codecs[--st->ncodecs];
+    pthread_mutex_unlock(&st->mu);
+    if (!c && !(c = lg_codec_new()))
+        LG_ERR(err, LG_ENOMEM, "out of memory creating zstd contexts");
+    return c;
+}
+
+static void codec_put(lg_store *st, lg_codec *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&st->mu);
+    if (st->ncodecs < sizeof st->codecs / sizeof st->codecs[0]) {
+        st->codecs[st->ncodecs++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
+    lg_codec_free(c);
+}
+
+/* ---- schema ------------------------------------------------------------- */
+
+/* Format 2. The comments are kept in sqlite_master, so `sqlite3 FILE .schema`
+ * documents the file. */
+static const char schema_v2[] =
+    "CREATE TABLE meta(\n"
+    "  key TEXT PRIMARY KEY,  -- format, creator, writer, created_ms\n"
+    "  value TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE dicts(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  data BLOB NOT NULL,          -- zstd dictionary (ZDICT_trainFromBuffer)\n"
+    "  samples INTEGER NOT NULL,    -- bodies it was trained on\n"
+    "  trained_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE blobs(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  hash BLOB NOT NULL UNIQUE,   -- XXH3-128 of the raw bytes, 16 bytes big-endian\n"
+    "  raw_len INTEGER NOT NULL,\n"
+    "  codec INTEGER NOT NULL,      -- 0 raw, 1 zstd, 2 zstd+dict, 3 zstd+prefix\n"
+    "  dict INTEGER,                -- dicts.id (codec 2)\n"
+    "  base INTEGER,                -- codec 3: prefix = raw(base) || raw(base2)\n"
+    "  base2 INTEGER,\n"
+    "  depth INTEGER NOT NULL,      -- 0 standalone; else >= 1 + depth of base and base2\n"
+    "  data BLOB NOT NULL           -- magicless zstd frame, or the raw bytes\n"
+    ");\n"
+    "CREATE TABLE endpoints(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  provider TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,\n"
+    "  model TEXT NOT NULL,         -- '' when unknown\n"
+    "  UNIQUE(provider, method, path, model)\n"
+    ");\n"
+    "CREATE TABLE sessions(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  key TEXT NOT NULL UNIQUE,    -- 'CASE.TRIAL' for the harness\n"
+    "  run TEXT, suite TEXT, case_index INTEGER, trial INTEGER,\n"
+    "  started_ms INTEGER NOT NULL, committed_ms INTEGER NOT NULL,\n"
+    "  n_events INTEGER NOT NULL, n_calls INTEGER NOT NULL, n_tools INTEGER NOT NULL,\n"
+    "  n_iterations INTEGER NOT NULL,\n"
+    "  tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, tokens_cached INTEGER NOT NULL,\n"
+    "  latency_us INTEGER NOT NULL,\n"
+    "  reason TEXT, converged INTEGER, error TEXT  -- from the last end event\n"
+    ");\n"
+    "CREATE TABLE events(\n"
+    "  session INTEGER NOT NULL,    -- sessions.id\n"
+    "  seq INTEGER NOT NULL,        -- order in the session, from 0\n"
+    "  kind INTEGER NOT NULL,       -- 1 model 2 tool 3 iteration 4 invariant 5 verify\n"
+    "                               -- 6 divergence 7 note 8 end\n"
+    "  t_us INTEGER NOT NULL,       -- since the session began\n"
+    "  call INTEGER,                -- model: call index from 0\n"
+    "  endpoint INTEGER,            -- model: endpoints.id\n"
+    "  fp BLOB,                     -- model: request fingerprint (16 bytes)\n"
+    "  body_in INTEGER,             -- blobs.id  model: request   tool: arguments\n"
+    "  body_out INTEGER,            -- blobs.id  model: response  tool: stdout\n"
+    "  body_aux INTEGER,            -- blobs.id  model: headers   tool: stderr\n"
+    "  status INTEGER,              -- model: HTTP status  tool: exit code\n"
+    "  tok_in INTEGER, tok_out INTEGER, tok_cached INTEGER,  -- model usage\n"
+    "  dur_us INTEGER,              -- model: latency  tool: duration\n"
+    "  chunks BLOB,                 -- model: stream chunks, varints (n, then len, t delta)\n"
+    "  info TEXT,                   -- JSON object: the kind's other fields\n"
+    "  PRIMARY KEY(session, seq)\n"
+    ") WITHOUT ROWID;\n";
+
+/* Format 1 -> 2: endpoints moved out of the events into their own table. */
+static const char migrate_1_2[] =
+    "CREATE TABLE endpoints(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  provider TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,\n"
+    "  model TEXT NOT NULL,         -- '' when unknown\n"
+    "  UNIQUE(provider, method, path, model)\n"
+    ");\n"
+    "INSERT OR IGNORE INTO endpoints(provider, method, path, model)\n"
+    "  SELECT provider, method, path, coalesce(model, '') FROM events\n"
+    "  WHERE kind = 1 ORDER BY session, seq;\n"
+    "CREATE TABLE events_v2(\n"
+    "  session INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,\n"
+    "  t_us INTEGER NOT NULL, call INTEGER, endpoint INTEGER, fp BLOB,\n"
+    "  body_in INTEGER, body_out INTEGER, body_aux INTEGER, status INTEGER,\n"
+    "  tok_in INTEGER, tok_out INTEGER, tok_cached INTEGER, dur_us INTEGER,\n"
+    "  chunks BLOB, info TEXT, PRIMARY KEY(session, seq)) WITHOUT ROWID;\n"
+    "INSERT INTO events_v2\n"
+    "  SELECT e.session, e.seq, e.kind, e.t_us, e.call, p.id, e.fp, e.body_in, e.body_out,\n"
+    "         e.body_aux, e.status, e.tok_in, e.tok_out, e.tok_cached, e.dur_us, e.chunks,\n"
+    "         e.info\n"
+    "  FROM events e LEFT JOIN endpoints p ON e.kind = 1 AND p.provider = e.provider\n"
+    "    AND p.method = e.method AND p.path = e.path AND p.model = coalesce(e.model, '');\n"
+    "DROP TABLE events;\n"
+    "ALTER TABLE events_v2 RENAME TO events;\n"
+    "UPDATE meta SET value = '2' WHERE key = 'format';\n"
+    "PRAGMA user_version = 2;\n";
+
+typedef struct file_check {
+    bool exists, empty, wal_mode, wal_file;
+} file_check;
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Looks at the file before SQLite does, so that the common mistakes get a
+ * message of their own and nothing is created or changed. */
+static int check_file(const char *path, int mode, file_check *fc, lg_err *err)
+{
+    struct stat sb;
+    unsigned char h[100];
+    char wal[4096];
+    ssize_t got;
+    int fd;
+
+    memset(fc, 0, sizeof *fc);
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT && mode == LG_STORE_WRITE)
+            return 0;
+        if (errno == ENOENT)
+            return LG_ERR(err, LG_ENOENT, "%s: no such trace file; check the path", path);
+        return LG_ERR(err, LG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    fc->exists = true;
+    if (S_ISDIR(sb.st_mode))
+        return LG_ERR(err, LG_EINPUT, "%s: is a directory, not a trace file; give the .lgt file",
+                      path);
+    if (!S_ISREG(sb.st_mode))
+        return LG_ERR(err, LG_EINPUT, "%s: not a regular file, not a trace file", path);
+    if (sb.st_size == 0) {
+        fc->empty = true;
+        if (mode == LG_STORE_WRITE)
+            return 0;
+        return LG_ERR(err, LG_EINPUT, "%s: empty file, not a loopgate trace; check the path",
+                      path);
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return LG_ERR(err, LG_EIO, "%s: cannot open: %s", path, strerror(errno));
+    got = read(fd, h, sizeof h);
+    close(fd);
+    if (got < 16 || memcmp(h, "SQLite format 3", 16) != 0)
+        return LG_ERR(err, LG_EINPUT,
+                      "%s: not a loopgate trace file (not an SQLite database); check the path",
+                      path);
+    if (got < (ssize_t)sizeof h)
+        return LG_ERR(err, LG_EINPUT,
+                      "%s: truncated (%lld bytes); restore it from version control or record it "
+                      "again",
+                      path, (long long)sb.st_size);
+    fc->wal_mode = h[18] == 2 || h[19] == 2;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    fc->wal_file = stat(wal, &sb) == 0 && sb.st_size > 0;
+    if (!fc->wal_file) {
+        /* Without a WAL the header's page count must fit in the file. */
+        uint32_t psize = (uint32_t)h[16] << 8 | h[17];
+        uint64_t pages = be32(h + 28), need;
+        struct stat fs;
+        if (psize == 1)
+            psize = 65536;
+        if (psize < 512 || (psize & (psize - 1)))
+            return LG_ERR(err, LG_EINPUT,
+                          "%s: file is corrupt (bad page size %u); restore it from version "
+                          "control or record it again",
+                          path, psize);
+        if (stat(path, &fs) != 0)
+            return LG_ERR(err, LG_EIO, "%s: cannot open: %s", path, strerror(errno));
+        need = pages * psize;
+        if (be32(h + 24) == be32(h + 92) && pages > 0 && (uint64_t)fs.st_size < need)
+            return LG_ERR(err, LG_EINPUT,
+                          "%s: truncated (%lld of %llu bytes); restore it from version control "
+                          "or record it again",
+                          path, (long long)fs.st_size, (unsigned long long)need);
+        if ((uint64_t)fs.st_size % psize)
+            return LG_ERR(err, LG_EINPUT,
+                          "%s: truncated (%lld bytes is not a whole number of %u-byte pages); "
+                          "restore it from version control or record it again",
+                          path, (long long)fs.st_size, psize);
+    }
+    return 0;
+}
+
+/* "file:" URI for a path, percent-encoding what URIs reserve. */
+static char *file_uri(const char *path, const char *query)
+{
+    lg_buf b = LG_BUF_INIT;
+    int rc = lg_buf_append_str(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && !rc; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-~", *p))
+            rc = lg_buf_append_byte(&b, (char)*p);
+        else
+            rc = lg_buf_appendf(&b, "%%%02X", *p);
+    }
+    if (!rc)
+        rc = lg_buf_appendf(&b, "?%s", query);
+    if (rc) {
+        lg_buf_release(&b);
+        return NULL;
+    }
+    return lg_buf_take(&b, NULL);
+}
+
+/* Reads what the file is: *version 0 with *fresh for an empty database. */
+static int check_schema(lg_store *st, conn *c, int64_t *version, bool *fresh, lg_err *err)
+{
+    int64_t tables, meta;
+    int rc;
+
+    *fresh = false;
+    *version = 0;
+    if ((rc = query_int(st, c, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &tables,
+                        err)) ||
+        (rc = query_int(st, c,
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                        &meta, err)))
+        return rc;
+    if (tables == 0) {
+        *fresh = true;
+        if (st->mode == LG_STORE_READ)
+            return LG_ERR(err, LG_EINPUT,
+                          "%s: an empty SQLite database, not a loopgate trace; check the path",
+                          st->path);
+        return 0;
+    }
+    if (!meta)
+        return LG_ERR(err, LG_EINPUT,
+                      "%s: an SQLite database but not a loopgate trace (no meta table); check "
+                      "the path",
+                      st->path);
+    if ((rc = query_int(st, c, "PRAGMA user_version", version, err)))
+        return rc;
+    if (*version <= 0)
+        return LG_ERR(err, LG_EINPUT,
+                      "%s: not a loopgate trace (no format version); check the path", st->path);
+    if (*version > LG_TRACE_FORMAT)
+        return LG_ERR(err, LG_EFORMAT,
+                      "%s: format %lld is newer than this loopgate (reads up to %d); upgrade "
+                      "loopgate",
+                      st->path, (long long)*version, LG_TRACE_FORMAT);
+    return 0;
+}
+
+static int create_schema(lg_store *st, conn *c, lg_err *err)
+{
+    char meta[512];
+    int rc;
+    if ((rc = exec_sql(st, c, schema_v2, "creating the trace tables", err)))
+        return rc;
+    snprintf(meta, sizeof meta,
+             "INSERT INTO meta(key, value) VALUES('format', '%d'), "
+             "('creator', 'loopgate %s'), ('writer', 'loopgate %s'), ('created_ms', '%lld');"
+             "PRAGMA user_version = %d;",
+             LG_TRACE_FORMAT, LG_VERSION, LG_VERSION, (long long)lg_clock_wall_ms(),
+             LG_TRACE_FORMAT);
+    return exec_sql(st, c, meta, "creating the trace tables", err);
+}
+
+static int migrate(lg_store *st, conn *c, int64_t from, lg_err *err)
+{
+    int rc = 0;
+    if (from == 1)
+        rc = exec_sql(st, c, migrate_1_2, "migrating from format 1 to 2", err);
+    if (!rc && from < LG_TRACE_FORMAT && st->mode == LG_STORE_WRITE) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "UPDATE meta SET value = 'loopgate %s' WHERE key = 'writer';",
+                 LG_VERSION);
+        rc = exec_sql(st, c, sql, "migrating", err);
+    }
+    return rc;
+}
+
+static int open_read(lg_store *st, const file_check *fc, lg_err *err)
+{
+    int64_t version;
+    bool fresh;
+    conn *c;
+    int rc;
+
+    /* A file in WAL mode with no WAL beside it holds everything itself:
+     * open it immutable so that SQLite creates no -wal/-shm files. */
+    st->read_uri = file_uri(st->path, fc->wal_mode && !fc->wal_file ? "immutable=1" : "mode=ro");
+    st->read_flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    if (!st->read_uri)
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    if (!(c = conn_open_read(st, err)))
+        return err ? err->code : LG_EIO;
+    if ((rc = check_schema(st, c, &version, &fresh, err))) {
+        conn_close(c);
+        return rc;
+    }
+    st->file_format = (int)version;
+    if (version < LG_TRACE_FORMAT) {
+        /* Migrate a private copy; the file stays as it is. */
+        sqlite3 *mem = NULL;
+        sqlite3_backup *bk;
+        if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+            sqlite3_close_v2(mem);
+            conn_close(c);
+            return LG_ERR(err, LG_ENOMEM, "out of memory opening %s", st->path);
+        }
+        bk = sqlite3_backup_init(mem, "main", c->db, "main");
+        rc = bk ? sqlite3_backup_step(bk, -1) : sqlite3_errcode(mem);
+        if (bk)
+            sqlite3_backup_finish(bk);
+        conn_close(c);
+        if (rc != SQLITE_DONE) {
+            rc = db_fail(st, mem, rc, "reading the file", err);
+            sqlite3_close_v2(mem);
+            return rc;
+        }
+        if (!(c = conn_wrap(mem, err)))
+            return LG_ENOMEM;
+        if ((rc = exec_sql(st, c, "BEGIN", "migrating", err)) ||
+            (rc = migrate(st, c, version, err)) ||
+            (rc = exec_sql(st, c, "COMMIT", "migrating", err))) {
+            conn_close(c);
+            return rc;
+        }
+        st->memory = true;
+        st->maxopen = 1;
+    }
+    st->idle[st->nidle++] = c;
+    st->nopen = 1;
+    return 0;
+}
+
+static int load_dict_row(lg_store *st, conn *c, int64_t id, lg_dict **out, lg_err *err);
+
+static int open_write(lg_store *st, const file_check *fc, lg_err *err)
+{
+    sqlite3 *db = NULL;
+    int64_t version, nd = 0, n = 0, bytes = 0;
+    bool fresh;
+    conn *c;
+    int rc;
+
+    rc = sqlite3_open_v2(st->path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        LG_ERR(err, LG_EIO, "%s: cannot %s: %s", st->path,
+               fc->exists ? "open for writing" : "create (does its directory exist?)",
+               sqlite3_errmsg(db));
+        sqlite3_close_v2(db);
+        return LG_EIO;
+    }
+    if (!(c = conn_wrap(db, err)))
+        return LG_ENOMEM;
+    st->w = c;
+    /* Identify the file before changing anything in it. */
+    if ((rc = check_schema(st, c, &version, &fresh, err)))
+        return rc;
+    {
+        sqlite3_stmt *s;
+        const char *mode = NULL;
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+            mode = (const char *)sqlite3_column_text(s, 0);
+        if (!mode || strcmp(mode, "wal") != 0) {
+            rc = db_fail(st, c->db, rc ? rc : sqlite3_errcode(c->db), "switch to WAL mode", err);
+            sqlite3_finalize(s);
+            return rc ? rc : LG_ERR(err, LG_EIO, "%s: cannot switch to WAL mode", st->path);
+        }
+        sqlite3_finalize(s);
+        st->wal_set = true;
+    }
+    if ((rc = exec_sql(st, c, "PRAGMA synchronous = NORMAL", "configuring", err)) ||
+        (rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
+        return rc;
+    /* Again under the lock: another process may have created or migrated it. */
+    if ((rc = check_schema(st, c, &version, &fresh, err)))
+        goto out_rollback;
+    st->file_format = fresh ? LG_TRACE_FORMAT : (int)version;
+    if (fresh)
+        rc = create_schema(st, c, err);
+    else if (version < LG_TRACE_FORMAT)
+        rc = migrate(st, c, version, err);
+    if (rc || (rc = exec_sql(st, c, "COMMIT", "creating the trace tables", err)))
+        goto out_rollback;
+
+    st->read_uri = file_uri(st->path, "mode=ro");
+    st->read_flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+    if (!st->read_uri)
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+
+    /* The newest dictionary codes new bodies; without one, count samples. */
+    if ((rc = query_int(st, c, "SELECT coalesce(max(id), 0) FROM dicts", &nd, err)))
+        return rc;
+    if (nd > 0)
+        return load_dict_row(st, c, nd, &st->cur, err);
+    if ((rc = query_int(st, c, "SELECT count(*) FROM blobs WHERE depth = 0", &n, err)) ||
+        (rc = query_int(st, c, "SELECT coalesce(sum(raw_len), 0) FROM blobs WHERE depth = 0",
+                        &bytes, err)))
+        return rc;
+    st->samples_n = (uint64_t)n;
+    st->samples_bytes = (uint64_t)bytes;
+    return 0;
+out_rollback:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int lg_store_open(const char *path, int mode, lg_store **out, lg_err *err)
+{
+    file_check fc;
+    lg_store *st;
+    int rc;
+
+    *out = NULL;
+    if (!path || !*path)
+        return LG_ERR(err, LG_EUSAGE, "no trace file given");
+    if (mode != LG_STORE_READ && mode != LG_STORE_WRITE)
+        return LG_ERR(err, LG_EUSAGE, "%s: bad open mode %d", path, mode);
+    if ((rc = check_file(path, mode, &fc, err)))
+        return rc;
+    if (!(st = calloc(1, sizeof *st)) || !(st->path = xstrdup(path))) {
+        free(st);
+        return LG_ERR(err, LG_ENOMEM, "out of memory opening %s", path);
+    }
+    st->mode = mode;
+    st->maxopen = POOL_MAX;
+    st->level = LG_CODEC_LEVEL_FAST;
+    st->dict_min_samples = LG_STORE_DICT_MIN_SAMPLES;
+    st->dict_min_bytes = LG_STORE_DICT_MIN_BYTES;
+    pthread_mutex_init(&st->wlock, NULL);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->pcond, NULL);
+    rc = mode == LG_STORE_READ ? open_read(st, &fc, err) : open_write(st, &fc, err);
+    if (rc) {
+        lg_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void lg_store_close(lg_store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nidle; i++)
+        conn_close(st->idle[i]);
+    if (st->w && st->wal_set) {
+        /* Leave a file at rest self-contained (no -wal/-shm beside it) when
+         * nobody else uses it; if someone does, they will. */
+        sqlite3_busy_timeout(st->w->db, 0);
+        sqlite3_exec(st->w->db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+    }
+    conn_close(st->w);
+    for (size_t i = 0; i < st->ndicts; i++)
+        lg_dict_free(st->dicts[i]);
+    free(st->dicts);
+    for (size_t i = 0; i < st->ceps; i++) {
+        if (!st->eps[i])
+            continue;
+        free(st->eps[i]->provider);
+        free(st->eps[i]->method);
+        free(st->eps[i]->path);
+        free(st->eps[i]->model);
+        free(st->eps[i]);
+    }
+    free(st->eps);
+    for (size_t i = 0; i < st->ncodecs; i++)
+        lg_codec_free(st->codecs[i]);
+    pthread_mutex_destroy(&st->wlock);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->pcond);
+    free(st->read_uri);
+    free(st->path);
+    free(st);
+}
+
+const char *lg_store_path(const lg_store *st)
+{
+    return st->path;
+}
+
+int lg_store_file_format(const lg_store *st)
+{
+    return st->file_format;
+}
+
+void lg_store_set_dict_threshold(lg_store *st, size_t samples, size_t bytes)
+{
+    st->dict_min_samples = samples;
+    st->dict_min_bytes = bytes;
+}
+
+void lg_store_set_level(lg_store *st, int level)
+{
+    st->level = level < 1 ? 1 : level > LG_CODEC_LEVEL_MAX ? LG_CODEC_LEVEL_MAX : level;
+}
+
+void lg_store_set_fault_hook(lg_store *st, lg_store_fault_fn fn, void *ctx)
+{
+    st->fault = fn;
+    st->fault_ctx = ctx;
+}
+
+void lg_session_key(int64_t case_index, int64_t trial, char out[LG_SESSION_KEY_MAX])
+{
+    snprintf(out, LG_SESSION_KEY_MAX, "%lld.%lld", (long long)case_index, (long long)trial);
+}
+
+/* ---- dictionaries and decoding ------------------------------------------ */
+
+static int load_dict_row(lg_store *st, conn *c, int64_t id, lg_dict **out, lg_err *err)
+{
+    sqlite3_stmt *s = stmt(st, c, S_DICT_GET, err);
+    lg_dict *d = NULL;
+    int rc;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        d = lg_dict_new(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), st->level,
+                        id, err);
+        rc = d ? 0 : (err ? err->code : LG_EINPUT);
+    } else if (rc == SQLITE_DONE) {
+        rc = LG_ERR(err, LG_EINPUT,
+                    "%s: dictionary %lld is missing; the file is corrupt: restore it from version "
+                    "control or record it again",
+                    st->path, (long long)id);
+    } else {
+        rc = db_fail(st, c->db, rc, "reading a dictionary", err);
+    }
+    sqlite3_reset(s);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->mu);
+    for (size_t i = 0; i < st->ndicts; i++) {
+        if (lg_dict_id(st->dicts[i]) == id) { /* another thread was first */
+            lg_dict_free(d);
+            *out = st->dicts[i];
+            pthread_mutex_unlock(&st->mu);
+            return 0;
+        }
+    }
+    rc = grow_array((void **)&st->dicts, &st->cdicts, st->ndicts + 1, sizeof *st->dicts);
+    if (!rc)
+        st->dicts[st->ndicts++] = d;
+    pthread_mutex_unlock(&st->mu);
+    if (rc) {
+        lg_dict_free(d);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    *out = d;
+    return 0;
+}
+
+static int dict_by_id(lg_store *st, conn *c, int64_t id, lg_dict **out, lg_err *err)
+{
+    pthread_mutex_lock(&st->mu);
+    for (size_t i = 0; i < st->ndicts; i++) {
+        if (lg_dict_id(st->dicts[i]) == id) {
+            *out = st->dicts[i];
+            pthread_mutex_unlock(&st->mu);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return load_dict_row(st, c, id, out, err);
+}
+
+static lg_dict *current_dict(lg_store *st)
+{
+    lg_dict *d;
+    pthread_mutex_lock(&st->mu);
+    d = st->cur;
+    pthread_mutex_unlock(&st->mu);
+    return d;
+}
+
+/* Decodes blob `id` (and what it is coded against) into `cache`; `*out`
+ * is borrowed from the cache. Messages name the blob; callers prefix the
+ * file and the event. */
+static int blob_decode(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id, int guard,
+                       const bent **out, lg_err *err)
+{
+    bent *e = i64map_get(&cache->map, id);
+    const bent *b1 = NULL, *b2 = NULL;
+    unsigned char hash[16];
+    int64_t raw_len, codec, dict, base, base2;
+    lg_dict *d = NULL;
+    lg_buf data = LG_BUF_INIT, pre = LG_BUF_INIT, raw = LG_BUF_INIT;
+    const void *prefix = NULL;
+    size_t plen = 0;
+    sqlite3_stmt *s;
+    int rc;
+
+    if (e) {
+        *out = e;
+        return 0;
+    }
+    if (guard > 4 * LG_STORE_KEYFRAME_INTERVAL)
+        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (its delta chain loops)", (long long)id);
+    if (!(s = stmt(st, c, S_BLOB_GET, err)))
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE)
+            return LG_ERR(err, LG_EINPUT, "body %lld is missing (the file is corrupt)",
+                          (long long)id);
+        return db_fail(st, c->db, rc, "reading a body", err);
+    }
+    if (sqlite3_column_bytes(s, 0) != 16) {
+        sqlite3_reset(s);
+        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad hash)", (long long)id);
+    }
+    memcpy(hash, sqlite3_column_blob(s, 0), 16);
+    raw_len = sqlite3_column_int64(s, 1);
+    codec = sqlite3_column_int64(s, 2);
+    dict = sqlite3_column_int64(s, 3);
+    base = sqlite3_column_int64(s, 4);
+    base2 = sqlite3_column_int64(s, 5);
+    rc = lg_buf_append(&data, sqlite3_column_blob(s, 6), (size_t)sqlite3_column_bytes(s, 6));
+    sqlite3_reset(s);
+    if (rc)
+        return LG_ERR(err, rc, "out of memory reading body %lld", (long long)id);
+    if (raw_len < 0 || (codec == LG_CODEC_PREFIX && base <= 0)) {
+        rc = LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad header)", (long long)id);
+        goto out;
+    }
+    if (codec == LG_CODEC_PREFIX) {
+        if ((rc = blob_decode(st, c, cd, cache, base, guard + 1, &b1, err)))
+            goto out;
+        if (base2 > 0 && (rc = blob_decode(st, c, cd, cache, base2, guard + 1, &b2, err)))
+            goto out;
+        if (b2 && b2->len) {
+            if ((rc = lg_buf_append(&pre, b1->data, b1->len)) ||
+                (rc = lg_buf_append(&pre, b2->data, b2->len))) {
+                rc = LG_ERR(err, rc, "out of memory decoding body %lld", (long long)id);
+                goto out;
+            }
+            prefix = pre.data;
+            plen = pre.len;
+        } else {
+            prefix = b1->data;
+            plen = b1->len;
+        }
+    } else if (codec == LG_CODEC_DICT) {
+        if ((rc = dict_by_id(st, c, dict, &d, err)))
+            goto out;
+    }
+    rc = lg_codec_decompress(cd, (int)codec, data.data ? data.data : "", data.len, (size_t)raw_len,
+                             d, prefix, plen, &raw, err);
+    if (rc) {
+        lg_err_prefix(err, "body %lld", (long long)id);
+        goto out;
+    }
+    {
+        unsigned char got[16];
+        lg_hash_to_bytes(lg_hash_bytes(raw.data ? raw.data : "", raw.len), got);
+        if (memcmp(got, hash, 16) != 0) {
+            rc = LG_ERR(err, LG_EINPUT, "body %lld is corrupt (content hash mismatch)",
+                        (long long)id);
+            goto out;
+        }
+    }
+    if (!(e = malloc(sizeof *e))) {
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+        goto out;
+    }
+    e->len = raw.len;
+    e->data = lg_buf_take(&raw, NULL);
+    if (!e->data || i64map_put(&cache->map, id, e)) {
+        free(e->data);
+        free(e);
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+        goto out;
+    }
+    cache->bytes += e->len;
+    *out = e;
+out:
+    lg_buf_release(&data);
+    lg_buf_release(&pre);
+    lg_buf_release(&raw);
+    return rc;
+}
+
+/* ---- session writer ----------------------------------------------------- */
+
+enum { ROLE_REQ = 1, ROLE_DOC = 2 };
+
+typedef struct pbody {
+    lg_hash128 hash;
+    char *raw;
+    size_t len;
+    int role;
+    int base, base2; /* ROLE_REQ: earlier bodies it may be coded against, or -1 */
+    /* filled while committing */
+    int64_t id;    /* blobs.id */
+    int depth;
+    bool exists;   /* already in the file (found before encoding) */
+    bool encoded;
+    bool prefixed; /* enc is coded against base/base2 */
+    int codec;
+    int64_t dict;  /* dictionary used, 0 for none */
+    lg_buf enc;
+} pbody;
+
+typedef struct pevent {
+    int kind;
+    uint64_t t_us;
+    int64_t call;
+    int b[3]; /* body_in, body_out, body_aux as pbody indexes, -1 for none */
+    char *provider, *method, *path, *model;
+    unsigned char fp[16];
+    bool has_status;
+    int64_t status;
+    lg_usage usage;
+    bool has_dur;
+    uint64_t dur;
+    char *chunks;
+    size_t chunks_len;
+    char *info; /* canonical JSON object or NULL */
+} pevent;
+
+struct lg_store_session {
+    lg_store *st;
+    pthread_mutex_t mu;
+    char *key, *run, *suite;
+    int64_t case_index, trial, started_ms;
+    pevent *evs;
+    size_t nev, cev;
+    pbody *bodies;
+    size_t nb, cb;
+    int *slots; /* hash -> body index + 1 */
+    size_t nslots;
+    int last_req, last_resp;
+    int64_t ncalls;
+    char *end_reason, *end_error;
+    int end_converged;
+};
+
+static bool key_ok(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n == 0 || n >= LG_SESSION_KEY_MAX)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)k; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+int lg_store_session_begin(lg_store *st, const lg_session_desc *desc, lg_store_session **out,
+                           lg_err *err)
+{
+    lg_store_session *w;
+
+    *out = NULL;
+    if (st->mode != LG_STORE_WRITE)
+        return LG_ERR(err, LG_EUSAGE, "%s: opened read-only; cannot record a session", st->path);
+    if (!desc || !key_ok(desc->key))
+        return LG_ERR(err, LG_EUSAGE,
+                      "%s: bad session key '%s' (1 to %d bytes, no control characters)", st->path,
+                      desc && desc->key ? desc->key : "", LG_SESSION_KEY_MAX - 1);
+    if (!(w = calloc(1, sizeof *w)))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    w->st = st;
+    pthread_mutex_init(&w->mu, NULL);
+    w->key = xstrdup(desc->key);
+    w->run = xstrdup(desc->run);
+    w->suite = xstrdup(desc->suite);
+    w->case_index = desc->case_index;
+    w->trial = desc->trial;
+    w->started_ms = desc->started_ms ? desc->started_ms : lg_clock_wall_ms();
+    w->last_req = w->last_resp = -1;
+    w->end_converged = -1;
+    if (!w->key || (desc->run && !w->run) || (desc->suite && !w->suite)) {
+        lg_store_session_abort(w);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    *out = w;
+    return 0;
+}
+
+static void pevent_release(pevent *e)
+{
+    free(e->provider);
+    free(e->method);
+    free(e->path);
+    free(e->model);
+    free(e->chunks);
+    free(e->info);
+}
+
+void lg_store_session_abort(lg_store_session *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->nev; i++)
+        pevent_release(&w->evs[i]);
+    for (size_t i = 0; i < w->nb; i++) {
+        free(w->bodies[i].raw);
+        lg_buf_release(&w->bodies[i].enc);
+    }
+    free(w->evs);
+    free(w->bodies);
+    free(w->slots);
+    free(w->key);
+    free(w->run);
+    free(w->suite);
+    free(w->end_reason);
+    free(w->end_error);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+size_t lg_store_session_count(lg_store_session *w)
+{
+    size_t n;
+    pthread_mutex_lock(&w->mu);
+    n = w->nev;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+static int slots_rehash(lg_store_session *w)
+{
+    size_t n = w->nslots ? w->nslots * 2 : 64;
+    int *s = calloc(n, sizeof *s);
+    if (!s)
+        return LG_ENOMEM;
+    for (size_t i = 0; i < w->nb; i++) {
+        size_t j = (size_t)w->bodies[i].hash.lo & (n - 1);
+        while (s[j])
+            j = (j + 1) & (n - 1);
+        s[j] = (int)i + 1;
+    }
+    free(w->slots);
+    w->slots = s;
+    w->nslots = n;
+    return 0;
+}
+
+/* Adds a body (or finds the same bytes added before). Returns its index,
+ * -1 for an empty body, or -2 when out of memory. */
+static int add_body(lg_store_session *w, const char *data, size_t len, int role, int base,
+                    int base2)
+{
+    lg_hash128 h;
+    size_t j;
+    pbody *b;
+
+    if (len == 0)
+        return -1;
+    h = lg_hash_bytes(data, len);
+    if (w->nslots) {
+        for (j = (size_t)h.lo & (w->nslots - 1); w->slots[j]; j = (j + 1) & (w->nslots - 1))
+            if (lg_hash_equal(w->bodies[w->slots[j] - 1].hash, h))
+                return w->slots[j] - 1;
+    }
+    if ((w->nb + 1) * 2 > w->nslots && slots_rehash(w))
+        return -2;
+    if (grow_array((void **)&w->bodies, &w->cb, w->nb + 1, sizeof *w->bodies))
+        return -2;
+    b = &w->bodies[w->nb];
+    memset(b, 0, sizeof *b);
+    if (!(b->raw = malloc(len)))
+        return -2;
+    memcpy(b->raw, data, len);
+    b->len = len;
+    b->hash = h;
+    b->role = role;
+    b->base = role == ROLE_REQ ? base : -1;
+    b->base2 = role == ROLE_REQ && base >= 0 ? base2 : -1;
+    lg_buf_init(&b->enc);
+    for (j = (size_t)h.lo & (w->nslots - 1); w->slots[j]; j = (j + 1) & (w->nslots - 1))
+        ;
+    w->slots[j] = (int)w->nb + 1;
+    return (int)w->nb++;
+}
+
+/* Adds a string member when `s` is not NULL; false on bad UTF-8 / OOM. */
+static bool jset_str(json_t *o, const char *k, const char *s)
+{
+    json_t *v;
+    if (!s)
+        return true;
+    if (!(v = json_string(s)))
+        return false;
+    return json_object_set_new(o, k, v) == 0;
+}
+
+/* Parses JSON text field `what` and adds it to `o` under `k`. */
+static int jset_json(json_t *o, const char *k, const char *text, const char *what, lg_err *err)
+{
+    json_t *v;
+    if (!text)
+        return 0;
+    if (!(v = lg_json_parse(text, strlen(text), what, err)))
+        return LG_EINPUT;
+    json_object_set_new(o, k, v);
+    return 0;
+}
+
+static int pack_chunks(const lg_model_event *m, pevent *pe, lg_err *err)
+{
+    lg_buf b = LG_BUF_INIT;
+    uint64_t prev = 0, sum = 0;
+    int rc = 0;
+
+    if (m->n_chunks == 0)
+        return 0;
+    if (!m->chunks)
+        return LG_ERR(err, LG_EINPUT, "n_chunks is %zu but chunks is NULL", m->n_chunks);
+    for (size_t i = 0; i < m->n_chunks; i++) {
+        if (m->chunks[i].len == 0)
+            return LG_ERR(err, LG_EINPUT, "stream chunk %zu is empty", i);
+        sum += m->chunks[i].len;
+    }
+    if (sum != m->response.len)
+        return LG_ERR(err, LG_EINPUT,
+                      "stream chunks cover %llu bytes but the response has %zu",
+                      (unsigned long long)sum, m->response.len);
+    rc = put_varint(&b, m->n_chunks);
+    for (size_t i = 0; i < m->n_chunks && !rc; i++) {
+        int64_t d = (int64_t)(m->chunks[i].t_us - prev);
+        rc = put_varint(&b, m->chunks[i].len);
+        if (!rc)
+            rc = put_varint(&b, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)); /* zigzag */
+        prev = m->chunks[i].t_us;
+    }
+    if (rc) {
+        lg_buf_release(&b);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    pe->chunks = lg_buf_take(&b, &pe->chunks_len);
+    return 0;
+}
+
+/* Builds the info JSON and checks the kind's fields. */
+static int build_info(const lg_event *ev, pevent *pe, lg_buf *headers, lg_err *err)
+{
+    json_t *o = json_object();
+    lg_buf out = LG_BUF_INIT;
+    bool ok = o != NULL;
+    int rc = 0;
+
+    if (!o)
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    switch (ev->kind) {
+    case LG_EVENT_MODEL: {
+        const lg_model_event *m = &ev->model;
+        if (!m->provider || !*m->provider || !m->method || !*m->method || !m->path || !*m->path) {
+            rc = LG_ERR(err, LG_EINPUT, "a model event needs provider, method and path");
+            break;
+        }
+        ok = jset_str(o, "fault", m->fault);
+        if (m->headers) {
+            json_t *h = lg_json_parse(m->headers, strlen(m->headers), "headers", err);
+            if (!h) {
+                rc = LG_EINPUT;
+                break;
+            }
+            if (!json_is_object(h)) {
+                json_decref(h);
+                rc = LG_ERR(err, LG_EINPUT, "headers must be a JSON object");
+                break;
+            }
+            rc = lg_json_dump_canonical(h, headers, err);
+            json_decref(h);
+        }
+        if (!rc)
+            rc = pack_chunks(m, pe, err);
+        break;
+    }
+    case LG_EVENT_TOOL:
+        if (!ev->tool.name || !*ev->tool.name) {
+            rc = LG_ERR(err, LG_EINPUT, "a tool event needs a name");
+            break;
+        }
+        ok = jset_str(o, "name", ev->tool.name) &&
+             jset_str(o, "idempotency_key", ev->tool.idem_key);
+        rc = jset_json(o, "result", ev->tool.result, "result", err);
+        break;
+    case LG_EVENT_ITERATION:
+        ok = json_object_set_new(o, "index", json_integer(ev->iteration.index)) == 0;
+        rc = jset_json(o, "state", ev->iteration.state, "state", err);
+        break;
+    case LG_EVENT_INVARIANT:
+        if (!ev->invariant.name || !*ev->invariant.name) {
+            rc = LG_ERR(err, LG_EINPUT, "an invariant event needs a name");
+            break;
+        }
+        ok = jset_str(o, "name", ev->invariant.name) &&
+             json_object_set_new(o, "pass", json_boolean(ev->invariant.pass)) == 0 &&
+             jset_str(o, "detail", ev->invariant.detail);
+        break;
+    case LG_EVENT_VERIFY:
+        ok = json_object_set_new(o, "pass", json_boolean(ev->verify.pass)) == 0 &&
+             jset_str(o, "message", ev->verify.message);
+        break;
+    case LG_EVENT_DIVERGENCE:
+        if (!ev->divergence.path) {
+            rc = LG_ERR(err, LG_EINPUT, "a divergence event needs a path");
+            break;
+        }
+        ok = json_object_set_new(o, "call", json_integer(ev->divergence.call)) == 0 &&
+             jset_str(o, "path", ev->divergence.path) && jset_str(o, "diff", ev->divergence.diff);
+        break;
+    case LG_EVENT_NOTE:
+        if (!ev->note.text) {
+            rc = LG_ERR(err, LG_EINPUT, "a note event needs text");
+            break;
+        }
+        ok = jset_str(o, "text", ev->note.text);
+        rc = jset_json(o, "data", ev->note.data, "data", err);
+        break;
+    case LG_EVENT_END:
+        if (!ev->end.reason || !*ev->end.reason) {
+            rc = LG_ERR(err, LG_EINPUT, "an end event needs a reason");
+            break;
+        }
+        ok = jset_str(o, "reason", ev->end.reason) &&
+             json_object_set_new(o, "converged", json_boolean(ev->end.converged)) == 0 &&
+             jset_str(o, "error", ev->end.error);
+        break;
+    default:
+        rc = LG_ERR(err, LG_EINPUT, "unknown event kind %d", (int)ev->kind);
+    }
+    if (!rc && !ok)
+        rc = LG_ERR(err, LG_EINPUT, "a text field is not valid UTF-8");
+    if (!rc && json_object_size(o) > 0) {
+        if (!(rc = lg_json_dump_canonical(o, &out, err)))
+            pe->info = lg_buf_take(&out, NULL);
+    }
+    json_decref(o);
+    lg_buf_release(&out);
+    return rc;
+}
+
+int lg_store_session_append(lg_store_session *w, const lg_event *ev, uint32_t *seq,
+                            int64_t *call, lg_err *err)
+{
+    pevent pe;
+    lg_buf headers = LG_BUF_INIT;
+    int rc;
+
+    memset(&pe, 0, sizeof pe);
+    pe.kind = ev->kind;
+    pe.t_us = ev->t_us;
+    pe.call = -1;
+    pe.b[0] = pe.b[1] = pe.b[2] = -1;
+    pthread_mutex_lock(&w->mu);
+    if (w->nev >= UINT32_MAX) {
+        rc = LG_ERR(err, LG_ETOOBIG, "too many events");
+        goto out;
+    }
+    if ((rc = build_info(ev, &pe, &headers, err)))
+        goto out;
+    if (grow_array((void **)&w->evs, &w->cev, w->nev + 1, sizeof *w->evs))
+        goto out_nomem;
+    if (ev->kind == LG_EVENT_MODEL) {
+        const lg_model_event *m = &ev->model;
+        pe.provider = xstrdup(m->provider);
+        pe.method = xstrdup(m->method);
+        pe.path = xstrdup(m->path);
+        pe.model = m->model && *m->model ? xstrdup(m->model) : NULL;
+        if (!pe.provider || !pe.method || !pe.path || (m->model && *m->model && !pe.model))
+            goto out_nomem;
+        lg_hash_to_bytes(m->fingerprint, pe.fp);
+        pe.has_status = true;
+        pe.status = m->status;
+        pe.usage = m->usage;
+        pe.has_dur = true;
+        pe.dur = m->latency_us;
+        pe.b[0] = add_body(w, m->request.data, m->request.len, ROLE_REQ, w->last_req,
+                           w->last_resp);
+        pe.b[1] = add_body(w, m->response.data, m->response.len, ROLE_DOC, -1, -1);
+        pe.b[2] = add_body(w, headers.data, headers.len, ROLE_DOC, -1, -1);
+        if (pe.b[0] == -2 || pe.b[1] == -2 || pe.b[2] == -2)
+            goto out_nomem; /* bodies added so far stay unused: harmless */
+        w->last_req = pe.b[0];
+        w->last_resp = pe.b[1];
+        pe.call = w->ncalls++;
+    } else if (ev->kind == LG_EVENT_TOOL) {
+        const lg_tool_event *t = &ev->tool;
+        pe.has_status = t->exit_code >= 0;
+        pe.status = t->exit_code;
+        pe.has_dur = true;
+        pe.dur = t->duration_us;
+        pe.b[0] = add_body(w, t->args.data, t->args.len, ROLE_DOC, -1, -1);
+        pe.b[1] = add_body(w, t->out.data, t->out.len, ROLE_DOC, -1, -1);
+        pe.b[2] = add_body(w, t->err.data, t->err.len, ROLE_DOC, -1, -1);
+        if (pe.b[0] == -2 || pe.b[1] == -2 || pe.b[2] == -2)
+            goto out_nomem;
+    } else if (ev->kind == LG_EVENT_END) {
+        char *r = xstrdup(ev->end.reason), *e = xstrdup(ev->end.error);
+        if (!r || (ev->end.error && !e)) {
+            free(r);
+            free(e);
+            goto out_nomem;
+        }
+        free(w->end_reason);
+        free(w->end_error);
+        w->end_reason = r;
+        w->end_error = e;
+        w->end_converged = ev->end.converged ? 1 : 0;
+    }
+    if (seq)
+        *seq = (uint32_t)w->nev;
+    if (call)
+        *call = pe.call;
+    w->evs[w->nev++] = pe;
+    pthread_mutex_unlock(&w->mu);
+    lg_buf_release(&headers);
+    return 0;
+out_nomem:
+    rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+out:
+    lg_err_prefix(err, "%s: session '%s' event %zu (%s)", w->st->path, w->key, w->nev,
+                  lg_event_kind_name(ev->kind));
+    pthread_mutex_unlock(&w->mu);
+    pevent_release(&pe);
+    lg_buf_release(&headers);
+    return rc;
+}
+
+/* ---- commit --------------------------------------------------------------- */
+
+/* Looks a hash up: *id 0 when absent. */
+static int blob_lookup(lg_store *st, conn *c, const lg_hash128 *h, int64_t *id, int *depth,
+                       lg_err *err)
+{
+    unsigned char k[16];
+    sqlite3_stmt *s = stmt(st, c, S_BLOB_LOOKUP, err);
+    int rc;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    lg_hash_to_bytes(*h, k);
+    sqlite3_bind_blob(s, 1, k, 16, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    *id = 0;
+    *depth = 0;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        *depth = (int)sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, "looking up a body", err);
+    return 0;
+}
+
+/* Codes body i: against its base (request k-1 and response k-1) when that
+ * keeps the chain within MAX_DEPTH, else standalone with the dictionary. */
+static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i, lg_dict *dict,
+                       bool allow_prefix, lg_err *err)
+{
+    pbody *b = &w->bodies[i];
+    lg_buf pre = LG_BUF_INIT;
+    int rc, kind;
+
+    lg_buf_reset(&b->enc);
+    b->prefixed = false;
+    b->depth = 0;
+    if (allow_prefix && b->role == ROLE_REQ && b->base >= 0) {
+        const pbody *p1 = &w->bodies[b->base];
+        const pbody *p2 = b->base2 >= 0 ? &w->bodies[b->base2] : NULL;
+        int d = p1->depth;
+        if (p2 && p2->depth > d)
+            d = p2->depth;
+        if (d + 1 <= MAX_DEPTH) {
+            if ((rc = lg_buf_append(&pre, p1->raw, p1->len)) ||
+                (p2 && (rc = lg_buf_append(&pre, p2->raw, p2->len)))) {
+                lg_buf_release(&pre);
+                return LG_ERR(err, rc, "out of memory");
+            }
+            rc = lg_codec_compress(cd, st->level, b->raw, b->len, NULL, pre.data, pre.len,
+                                   &b->enc, &kind, err);
+            lg_buf_release(&pre);
+            if (rc)
+                return rc;
+            b->encoded = true;
+            b->codec = kind;
+            b->dict = 0;
+            if (kind == LG_CODEC_PREFIX) {
+                b->prefixed = true;
+                b->depth = d + 1;
+                return 0;
+            }
+            /* no gain from the prefix (unrelated bytes): code it standalone */
+            lg_buf_reset(&b->enc);
+        }
+    }
+    rc = lg_codec_compress(cd, st->level, b->raw, b->len, dict, NULL, 0, &b->enc, &kind, err);
+    if (rc)
+        return rc;
+    b->encoded = true;
+    b->codec = kind;
+    b->dict = kind == LG_CODEC_DICT ? lg_dict_id(dict) : 0;
+    return 0;
+}
+
+static int blob_insert(lg_store *st, lg_store_session *w, pbody *b, lg_err *err)
+{
+    unsigned char k[16];
+    sqlite3_stmt *s = stmt(st, st->w, S_BLOB_INSERT, err);
+    int rc;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    lg_hash_to_bytes(b->hash, k);
+    sqlite3_bind_blob(s, 1, k, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)b->len);
+    sqlite3_bind_int(s, 3, b->codec);
+    if (b->dict)
+        sqlite3_bind_int64(s, 4, b->dict);
+    if (b->prefixed) {
+        sqlite3_bind_int64(s, 5, w->bodies[b->base].id);
+        if (b->base2 >= 0)
+            sqlite3_bind_int64(s, 6, w->bodies[b->base2].id);
+    }
+    sqlite3_bind_int(s, 7, b->depth);
+    sqlite3_bind_blob(s, 8, b->enc.data ? b->enc.data : "", (int)b->enc.len, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, st->w->db, rc, "writing a body", err);
+    b->id = sqlite3_last_insert_rowid(st->w->db);
+    return 0;
+}
+
+static int endpoint_id(lg_store *st, const pevent *e, int64_t *id, lg_err *err)
+{
+    const char *model = e->model ? e->model : "";
+    sqlite3_stmt *s = stmt(st, st->w, S_EP_LOOKUP, err);
+    int rc;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_text(s, 1, e->provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, e->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, e->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, model, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, st->w->db, rc, "looking up an endpoint", err);
+    if (!(s = stmt(st, st->w, S_EP_INSERT, err)))
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_text(s, 1, e->provider, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, e->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, e->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, model, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, st->w->db, rc, "writing an endpoint", err);
+    *id = sqlite3_last_insert_rowid(st->w->db);
+    return 0;
+}
+
+static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static int write_session(lg_store *st, lg_store_session *w, int64_t *sid, lg_err *err)
+{
+    uint32_t n_calls = 0, n_tools = 0, n_iter = 0;
+    int64_t tin = 0, tout = 0, tcached = 0, old = 0, lat = 0;
+    int64_t ep_cache_id = 0;
+    const pevent *ep_cache = NULL;
+    sqlite3_stmt *s;
+    int rc;
+
+    for (size_t i = 0; i < w->nev; i++) {
+        const pevent *e = &w->evs[i];
+        n_calls += e->kind == LG_EVENT_MODEL;
+        n_tools += e->kind == LG_EVENT_TOOL;
+        n_iter += e->kind == LG_EVENT_ITERATION;
+        if (e->kind == LG_EVENT_MODEL) {
+            tin += e->usage.in > 0 ? e->usage.in : 0;
+            tout += e->usage.out > 0 ? e->usage.out : 0;
+            tcached += e->usage.cached > 0 ? e->usage.cached : 0;
+            lat += (int64_t)e->dur;
+        }
+    }
+    /* replace the session with the same key */
+    if (!(s = stmt(st, st->w, S_SESS_FIND, err)))
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_text(s, 1, w->key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        old = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(st, st->w->db, rc, "finding the session", err);
+    if (old) {
+        for (int which = S_SESS_DEL_EVENTS; which <= S_SESS_DEL; which++) {
+            if (!(s = stmt(st, st->w, which, err)))
+                return err ? err->code : LG_EINTERNAL;
+            sqlite3_bind_int64(s, 1, old);
+            rc = sqlite3_step(s);
+            sqlite3_reset(s);
+            if (rc != SQLITE_DONE)
+                return db_fail(st, st->w->db, rc, "replacing the session", err);
+        }
+    }
+    if (!(s = stmt(st, st->w, S_SESS_INSERT, err)))
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_text(s, 1, w->key, -1, SQLITE_STATIC);
+    bind_opt_text(s, 2, w->run);
+    bind_opt_text(s, 3, w->suite);
+    if (w->case_index >= 0)
+        sqlite3_bind_int64(s, 4, w->case_index);
+    if (w->trial >= 0)
+        sqlite3_bind_int64(s, 5, w->trial);
+    sqlite3_bind_int64(s, 6, w->started_ms);
+    sqlite3_bind_int64(s, 7, lg_clock_wall_ms());
+    sqlite3_bind_int64(s, 8, (int64_t)w->nev);
+    sqlite3_bind_int64(s, 9, n_calls);
+    sqlite3_bind_int64(s, 10, n_tools);
+    sqlite3_bind_int64(s, 11, n_iter);
+    sqlite3_bind_int64(s, 12, tin);
+    sqlite3_bind_int64(s, 13, tout);
+    sqlite3_bind_int64(s, 14, tcached);
+    sqlite3_bind_int64(s, 15, lat);
+    bind_opt_text(s, 16, w->end_reason);
+    if (w->end_converged >= 0)
+        sqlite3_bind_int(s, 17, w->end_converged);
+    bind_opt_text(s, 18, w->end_error);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, st->w->db, rc, "writing the session", err);
+    *sid = sqlite3_last_insert_rowid(st->w->db);
+    if ((rc = fault_at(st, "commit:session", err)))
+        return rc;
+
+    for (size_t i = 0; i < w->nev; i++) {
+        const pevent *e = &w->evs[i];
+        int64_t epid = 0;
+        if (e->kind == LG_EVENT_MODEL) {
+            if (ep_cache && !strcmp(ep_cache->provider, e->provider) &&
+                !strcmp(ep_cache->method, e->method) && !strcmp(ep_cache->path, e->path) &&
+                !strcmp(ep_cache->model ? ep_cache->model : "", e->model ? e->model : "")) {
+                epid = ep_cache_id;
+            } else {
+                if ((rc = endpoint_id(st, e, &epid, err)))
+                    return rc;
+                ep_cache = e;
+                ep_cache_id = epid;
+            }
+        }
+        if (!(s = stmt(st, st->w, S_EV_INSERT, err)))
+            return err ? err->code : LG_EINTERNAL;
+        sqlite3_bind_int64(s, 1, *sid);
+        sqlite3_bind_int64(s, 2, (int64_t)i);
+        sqlite3_bind_int(s, 3, e->kind);
+        sqlite3_bind_int64(s, 4, (int64_t)e->t_us);
+        if (e->kind == LG_EVENT_MODEL) {
+            sqlite3_bind_int64(s, 5, e->call);
+            sqlite3_bind_int64(s, 6, epid);
+            sqlite3_bind_blob(s, 7, e->fp, 16, SQLITE_STATIC);
+            if (e->usage.in >= 0)
+                sqlite3_bind_int64(s, 12, e->usage.in);
+            if (e->usage.out >= 0)
+                sqlite3_bind_int64(s, 13, e->usage.out);
+            if (e->usage.cached >= 0)
+                sqlite3_bind_int64(s, 14, e->usage.cached);
+        }
+        for (int k = 0; k < 3; k++)
+            if (e->b[k] >= 0)
+                sqlite3_bind_int64(s, 8 + k, w->bodies[e->b[k]].id);
+        if (e->has_status)
+            sqlite3_bind_int64(s, 11, e->status);
+        if (e->has_dur)
+            sqlite3_bind_int64(s, 15, (int64_t)e->dur);
+        if (e->chunks)
+            sqlite3_bind_blob(s, 16, e->chunks, (int)e->chunks_len, SQLITE_STATIC);
+        bind_opt_text(s, 17, e->info);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return db_fail(st, st->w->db, rc, "writing an event", err);
+    }
+    return fault_at(st, "commit:events", err);
+}
+
+static void maybe_train(lg_store *st);
+
+/* Phase B, under the writer lock. *new_n/new_bytes count standalone bodies
+ * added (dictionary training material). */
+static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dict *dict,
+                         int64_t *sid, uint64_t *new_n, uint64_t *new_bytes, lg_err *err)
+{
+    int rc;
+
+    if ((rc = exec_sql(st, st->w, "BEGIN IMMEDIATE", "locking the file to write", err)))
+        return rc;
+    if ((rc = fault_at(st, "commit:begin", err)))
+        goto out_rollback;
+    /* A concurrent `loopgate compact` may have replaced the dictionary. */
+    if (dict) {
+        int64_t there = 0;
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM dicts WHERE id = %lld",
+                 (long long)lg_dict_id(dict));
+        if ((rc = query_int(st, st->w, sql, &there, err)))
+            goto out_rollback;
+        if (!there) {
+            for (size_t i = 0; i < w->nb; i++)
+                if (w->bodies[i].encoded && w->bodies[i].codec == LG_CODEC_DICT &&
+                    (rc = encode_body(st, cd, w, i, NULL, false, err)))
+                    goto out_rollback;
+        }
+    }
+    for (size_t i = 0; i < w->nb; i++) {
+        pbody *b = &w->bodies[i];
+        int64_t id;
+        int depth;
+        if ((rc = blob_lookup(st, st->w, &b->hash, &id, &depth, err)))
+            goto out_rollback;
+        if (id) {
+            b->id = id;
+            b->depth = depth;
+            continue;
+        }
+        if (!b->encoded && (rc = encode_body(st, cd, w, i, NULL, false, err)))
+            goto out_rollback;
+        if (b->prefixed) {
+            /* depths as they really are in the file now */
+            int d = w->bodies[b->base].depth;
+            if (b->base2 >= 0 && w->bodies[b->base2].depth > d)
+                d = w->bodies[b->base2].depth;
+            if (d + 1 > MAX_DEPTH) {
+                if ((rc = encode_body(st, cd, w, i, NULL, false, err)))
+                    goto out_rollback;
+            } else {
+                b->depth = d + 1;
+            }
+        }
+        if ((rc = blob_insert(st, w, b, err)))
+            goto out_rollback;
+        if (b->depth == 0) {
+            (*new_n)++;
+            *new_bytes += b->len;
+        }
+    }
+    if ((rc = fault_at(st, "commit:blobs", err)) || (rc = write_session(st, w, sid, err)) ||
+        (rc = fault_at(st, "commit:end", err)))
+        goto out_rollback;
+    if ((rc = exec_sql(st, st->w, "COMMIT", "committing the session", err)))
+        goto out_rollback;
+    return 0;
+out_rollback:
+    sqlite3_exec(st->w->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
+{
+    lg_store *st = w->st;
+    lg_dict *dict = current_dict(st);
+    lg_codec *cd = NULL;
+    uint64_t new_n = 0, new_bytes = 0;
+    int64_t sid = 0;
+    conn *c;
+    int rc = 0;
+
+    pthread_mutex_lock(&w->mu); /* wait for appends in flight */
+    pthread_mutex_unlock(&w->mu);
+    /* Phase A, no lock held: skip bodies the file has, code the others. */
+    if (!(c = pool_get(st, err))) {
+        rc = err ? err->code : LG_EIO;
+        goto out;
+    }
+    for (size_t i = 0; i < w->nb && !rc; i++) {
+        pbody *b = &w->bodies[i];
+        int64_t bid;
+        rc = blob_lookup(st, c, &b->hash, &bid, &b->depth, err);
+        b->exists = bid != 0;
+    }
+    pool_put(st, c);
+    if (rc || !(cd = codec_get(st, err))) {
+        rc = rc ? rc : LG_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < w->nb && !rc; i++)
+        if (!w->bodies[i].exists)
+            rc = encode_body(st, cd, w, i, dict, true, err);
+    if (rc)
+        goto out;
+    /* Phase B: one transaction. */
+    pthread_mutex_lock(&st->wlock);
+    rc = commit_locked(st, w, cd, dict, &sid, &new_n, &new_bytes, err);
+    if (!rc) {
+        pthread_mutex_lock(&st->mu);
+        st->samples_n += new_n;
+        st->samples_bytes += new_bytes;
+        pthread_mutex_unlock(&st->mu);
+        maybe_train(st);
+    }
+    pthread_mutex_unlock(&st->wlock);
+out:
+    codec_put(st, cd);
+    if (rc)
+        lg_err_prefix(err, "%s: session '%s' not saved", st->path, w->key);
+    else if (id)
+        *id = sid;
+    lg_store_session_abort(w);
+    return rc;
+}
+
+/* ---- dictionary training ------------------------------------------------ */
+
+typedef struct samples {
+    lg_buf buf;     /* samples end to end */
+    size_t *sizes;
+    int64_t *ids;   /* blob of each sample */
+    size_t n, cap, cap2;
+} samples;
+
+static void samples_release(samples *s)
+{
+    lg_buf_release(&s->buf);
+    free(s->sizes);
+    free(s->ids);
+    memset(s, 0, sizeof *s);
+}
+
+/* Collects standalone bodies (`where` selects them) as training samples:
+ * the first DICT_SAMPLE_MAX bytes of each, DICT_TRAIN_MAX in all. */
+static int collect_samples(lg_store *st, conn *c, lg_codec *cd, bcache *cache, const char *where,
+                           samples *out, lg_err *err)
+{
+    char sql[256];
+    sqlite3_stmt *s;
+    int64_t *ids = NULL;
+    size_t nids = 0, cids = 0, total = 0;
+    int rc;
+
+    snprintf(sql, sizeof sql, "SELECT id, raw_len FROM blobs WHERE %s ORDER BY id", where);
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(st, c->db, rc, "reading bodies", err);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && total < DICT_TRAIN_MAX) {
+        int64_t len = sqlite3_column_int64(s, 1);
+        if (len <= 8)
+            continue;
+        if (grow_array((void **)&ids, &cids, nids + 1, sizeof *ids)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        ids[nids++] = sqlite3_column_int64(s, 0);
+        total += (size_t)(len < DICT_SAMPLE_MAX ? len : DICT_SAMPLE_MAX);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(ids);
+        return db_fail(st, c->db, rc, "reading bodies", err);
+    }
+    rc = 0;
+    for (size_t i = 0; i < nids && !rc; i++) {
+        const bent *e;
+        size_t take;
+        if (cache->bytes > CACHE_SOFT_MAX)
+            bcache_clear(cache);
+        if ((rc = blob_decode(st, c, cd, cache, ids[i], 0, &e, err)))
+            break;
+        take = e->len < DICT_SAMPLE_MAX ? e->len : DICT_SAMPLE_MAX;
+        if (grow_array((void **)&out->sizes, &out->cap, out->n + 1, sizeof *out->sizes) ||
+            grow_array((void **)&out->ids, &out->cap2, out->n + 1, sizeof *out->ids) ||
+            lg_buf_append(&out->buf, e->data, take)) {
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory collecting samples");
+            break;
+        }
+        out->sizes[out->n] = take;
+        out->ids[out->n++] = ids[i];
+    }
+    free(ids);
+    return rc;
+}
+
+/* Trains a dictionary from `smp` and stores it; `*out` gets it loaded at
+ * `level` (owned by the caller). */
+static int store_new_dict(lg_store *st, conn *c, const samples *smp, int level, lg_dict **out,
+                          lg_err *err)
+{
+    lg_buf d = LG_BUF_INIT;
+    size_t cap = DICT_SIZE;
+    sqlite3_stmt *s;
+    int rc;
+
+    /* zstd wants material several times the dictionary's size */
+    if (cap > smp->buf.len / 4)
+        cap = smp->buf.len / 4;
+    if (cap < 1024)
+        return LG_ERR(err, LG_EINPUT, "not enough samples to train a dictionary (%zu bytes)",
+                      smp->buf.len);
+    if ((rc = lg_dict_train(smp->buf.data, smp->sizes, smp->n, cap, &d, err)))
+        return rc;
+    rc = sqlite3_prepare_v2(c->db, "INSERT INTO dicts(data, samples, trained_ms) VALUES(?1, ?2, ?3)",
+                            -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_blob(s, 1, d.data, (int)d.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)smp->n);
+        sqlite3_bind_int64(s, 3, lg_clock_wall_ms());
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_DONE) {
+        lg_buf_release(&d);
+        return db_fail(st, c->db, rc, "writing a dictionary", err);
+    }
+    *out = lg_dict_new(d.data, d.len, level, sqlite3_last_insert_rowid(c->db), err);
+    lg_buf_release(&d);
+    return *out ? 0 : (err ? err->code : LG_ENOMEM);
+}
+
+/* Recodes blob `id` (raw bytes given) with `dict`, keeping the smaller. */
+static int recode_with_dict(lg_store *st, conn *c, lg_codec *cd, int64_t id, const bent *raw,
+                            lg_dict *dict, int level, bool force, lg_err *err)
+{
+    lg_buf enc = LG_BUF_INIT;
+    sqlite3_stmt *s;
+    int kind, rc;
+
+    if ((rc = lg_codec_compress(cd, level, raw->data, raw->len, dict, NULL, 0, &enc, &kind, err)))
+        return rc;
+    rc = sqlite3_prepare_v2(c->db,
+                            force ? "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3, base = "
+                                    "NULL, base2 = NULL, depth = 0 WHERE id = ?4"
+                                  : "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3 WHERE id = "
+                                    "?4 AND length(data) > ?5",
+                            -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, kind);
+        if (kind == LG_CODEC_DICT)
+            sqlite3_bind_int64(s, 2, lg_dict_id(dict));
+        sqlite3_bind_blob(s, 3, enc.data ? enc.data : "", (int)enc.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, id);
+        if (!force)
+            sqlite3_bind_int64(s, 5, (int64_t)enc.len);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    lg_buf_release(&enc);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, "recoding a body", err);
+    return 0;
+}
+
+static int train_dict(lg_store *st, lg_err *err)
+{
+    conn *c = st->w;
+    lg_codec *cd = NULL;
+    bcache cache;
+    samples smp;
+    lg_dict *d = NULL;
+    int64_t nd = 0;
+    int rc;
+
+    memset(&cache, 0, sizeof cache);
+    memset(&smp, 0, sizeof smp);
+    if ((rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
+        return rc;
+    if ((rc = query_int(st, c, "SELECT coalesce(max(id), 0) FROM dicts", &nd, err)))
+        goto out_rollback;
+    if (nd > 0) { /* another process trained one: use it */
+        exec_sql(st, c, "COMMIT", "reading", NULL);
+        rc = load_dict_row(st, c, nd, &d, err);
+        goto out_set;
+    }
+    if (!(cd = codec_get(st, err))) {
+        rc = LG_ENOMEM;
+        goto out_rollback;
+    }
+    if ((rc = collect_samples(st, c, cd, &cache, "depth = 0 AND codec IN (0, 1)", &smp, err)) ||
+        (rc = store_new_dict(st, c, &smp, st->level, &d, err)))
+        goto out_rollback;
+    /* The bodies the dictionary learnt from were coded without one: recode
+     * them now, so a small file is as small as a big one. */
+    for (size_t i = 0; i < smp.n && !rc; i++) {
+        const bent *e;
+        if (!(rc = blob_decode(st, c, cd, &cache, smp.ids[i], 0, &e, err)))
+            rc = recode_with_dict(st, c, cd, smp.ids[i], e, d, st->level, false, err);
+    }
+    if (rc || (rc = exec_sql(st, c, "COMMIT", "saving the dictionary", err)))
+        goto out_rollback;
+    pthread_mutex_lock(&st->mu);
+    if (grow_array((void **)&st->dicts, &st->cdicts, st->ndicts + 1, sizeof *st->dicts)) {
+        pthread_mutex_unlock(&st->mu);
+        lg_dict_free(d); /* stays in the file; loaded on demand for decoding */
+        d = NULL;
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+        goto out;
+    }
+    st->dicts[st->ndicts++] = d;
+    pthread_mutex_unlock(&st->mu);
+out_set:
+    if (!rc) {
+        pthread_mutex_lock(&st->mu);
+        st->cur = d;
+        pthread_mutex_unlock(&st->mu);
+    }
+    goto out;
+out_rollback:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    lg_dict_free(d);
+out:
+    codec_put(st, cd);
+    bcache_clear(&cache);
+    samples_release(&smp);
+    return rc;
+}
+
+static void maybe_train(lg_store *st)
+{
+    lg_err e = LG_ERR_INIT;
+    bool go;
+
+    pthread_mutex_lock(&st->mu);
+    go = !st->cur && st->dict_min_samples && st->samples_n >= st->dict_min_samples &&
+         st->samples_bytes >= st->dict_min_bytes;
+    pthread_mutex_unlock(&st->mu);
+    if (!go || train_dict(st, &e) == 0)
+        return;
+    if (e.code == LG_EINPUT)
+        lg_debug("%s: no dictionary yet: %s", st->path, e.msg);
+    else
+        lg_warn("%s: could not train a dictionary (bodies stay uncompressed by one): %s",
+                st->path, e.msg);
+    pthread_mutex_lock(&st->mu); /* try again with twice the material */
+    st->dict_min_samples *= 2;
+    st->dict_min_bytes *= 2;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+typedef struct rev {
+    lg_event ev;
+    int64_t body[3];
+    bool loaded;
+    lg_chunk *chunks;
+    char *s[3]; /* strings the event points to */
+} rev;
+
+struct lg_session_reader {
+    lg_store *st;
+    pthread_mutex_t mu;
+    lg_session_info info;
+    rev *evs;
+    size_t n;
+    size_t *calls; /* seq of each model call */
+    size_t ncalls;
+    bcache cache;
+};
+
+static char *col_strdup(sqlite3_stmt *s, int i, bool *oom)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    char *p;
+    if (!t)
+        return NULL;
+    if (!(p = xstrdup((const char *)t)))
+        *oom = true;
+    return p;
+}
+
+static void info_release(lg_session_info *in)
+{
+    free((char *)in->key);
+    free((char *)in->run);
+    free((char *)in->suite);
+    free((char *)in->reason);
+    free((char *)in->error);
+}
+
+/* Fills `in` from a row of SESSION_COLS; strings owned by `in`. */
+static int read_info(sqlite3_stmt *s, lg_session_info *in, lg_err *err)
+{
+    bool oom = false;
+    memset(in, 0, sizeof *in);
+    in->id = sqlite3_column_int64(s, 0);
+    in->key = col_strdup(s, 1, &oom);
+    in->run = col_strdup(s, 2, &oom);
+    in->suite = col_strdup(s, 3, &oom);
+    in->case_index = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
+    in->trial = sqlite3_column_type(s, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 5);
+    in->started_ms = sqlite3_column_int64(s, 6);
+    in->committed_ms = sqlite3_column_int64(s, 7);
+    in->n_events = (uint32_t)sqlite3_column_int64(s, 8);
+    in->n_calls = (uint32_t)sqlite3_column_int64(s, 9);
+    in->n_tools = (uint32_t)sqlite3_column_int64(s, 10);
+    in->n_iterations = (uint32_t)sqlite3_column_int64(s, 11);
+    in->tokens.in = sqlite3_column_int64(s, 12);
+    in->tokens.out = sqlite3_column_int64(s, 13);
+    in->tokens.cached = sqlite3_column_int64(s, 14);
+    in->latency_us = (uint64_t)sqlite3_column_int64(s, 15);
+    in->reason = col_strdup(s, 16, &oom);
+    in->converged = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 17);
+    in->error = col_strdup(s, 18, &oom);
+    if (oom || !in->key) {
+        info_release(in);
+        memset(in, 0, sizeof *in);
+        return LG_ERR(err, oom ? LG_ENOMEM : LG_EINPUT, oom ? "out of memory" : "session without a key");
+    }
+    return 0;
+}
+
+static const ep *ep_get(lg_store *st, conn *c, int64_t id, lg_err *err)
+{
+    sqlite3_stmt *s;
+    ep *e = NULL;
+    bool oom = false;
+    int rc;
+
+    if (id <= 0 || id > INT32_MAX) {
+        LG_ERR(err, LG_EINPUT, "endpoint %lld is corrupt", (long long)id);
+        return NULL;
+    }
+    pthread_mutex_lock(&st->mu);
+    if ((size_t)id < st->ceps && st->eps[id])
+        e = st->eps[id];
+    pthread_mutex_unlock(&st->mu);
+    if (e)
+        return e;
+    if (!(s = stmt(st, c, S_EP_GET, err)))
+        return NULL;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE)
+            LG_ERR(err, LG_EINPUT, "endpoint %lld is missing (the file is corrupt)", (long long)id);
+        else
+            db_fail(st, c->db, rc, "reading an endpoint", err);
+        return NULL;
+    }
+    if (!(e = calloc(1, sizeof *e))) {
+        sqlite3_reset(s);
+        LG_ERR(err, LG_ENOMEM, "out of memory");
+        return NULL;
+    }
+    e->provider = col_strdup(s, 0, &oom);
+    e->method = col_strdup(s, 1, &oom);
+    e->path = col_strdup(s, 2, &oom);
+    e->model = col_strdup(s, 3, &oom);
+    sqlite3_reset(s);
+    if (e->model && !*e->model) {
+        free(e->model);
+        e->model = NULL;
+    }
+    if (oom || !e->provider || !e->method || !e->path) {
+        free(e->provider);
+        free(e->method);
+        free(e->path);
+        free(e->model);
+        free(e);
+        LG_ERR(err, oom ? LG_ENOMEM : LG_EINPUT, "endpoint %lld is corrupt", (long long)id);
+        return NULL;
+    }
+    pthread_mutex_lock(&st->mu);
+    if ((size_t)id < st->ceps && st->eps[id]) { /* another thread was first */
+        ep *mine = e;
+        e = st->eps[id];
+        pthread_mutex_unlock(&st->mu);
+        free(mine->provider);
+        free(mine->method);
+        free(mine->path);
+        free(mine->model);
+        free(mine);
+        return e;
+    }
+    if ((size_t)id >= st->ceps) {
+        size_t ncap = st->ceps ? st->ceps : 16;
+        ep **p;
+        while (ncap <= (size_t)id)
+            ncap *= 2;
+        if (!(p = realloc(st->eps, ncap * sizeof *p))) {
+            pthread_mutex_unlock(&st->mu);
+            free(e->provider);
+            free(e->method);
+            free(e->path);
+            free(e->model);
+            free(e);
+            LG_ERR(err, LG_ENOMEM, "out of memory");
+            return NULL;
+        }
+        memset(p + st->ceps, 0, (ncap - st->ceps) * sizeof *p);
+        st->eps = p;
+        st->ceps = ncap;
+    }
+    st->eps[id] = e;
+    pthread_mutex_unlock(&st->mu);
+    return e;
+}
+
+/* A JSON member as an owned canonical dump, or NULL. */
+static char *json_member_dump(json_t *o, const char *k, bool *oom)
+{
+    json_t *v = json_object_get(o, k);
+    lg_buf b = LG_BUF_INIT;
+    if (!v || json_is_null(v))
+        return NULL;
+    if (lg_json_dump_canonical(v, &b, NULL)) {
+        *oom = true;
+        return NULL;
+    }
+    return lg_buf_take(&b, NULL);
+}
+
+static char *json_member_str(json_t *o, const char *k, bool *oom)
+{
+    const char *s = lg_json_str(o, k, NULL);
+    char *p = s ? xstrdup(s) : NULL;
+    if (s && !p)
+        *oom = true;
+    return p;
+}
+
+/* Sets the event's fields kept in the info JSON. */
+static int apply_info(rev *r, const char *info, lg_err *err)
+{
+    json_t *o = NULL;
+    bool oom = false;
+    lg_event *ev = &r->ev;
+
+    if (info) {
+        o = lg_json_parse(info, strlen(info), "info", err);
+        if (!o || !json_is_object(o)) {
+            json_decref(o);
+            return LG_ERR(err, LG_EINPUT, "event info is corrupt");
+        }
+    } else if (ev->kind != LG_EVENT_MODEL && ev->kind != LG_EVENT_VERIFY) {
+        return LG_ERR(err, LG_EINPUT, "event info is missing");
+    }
+    switch (ev->kind) {
+    case LG_EVENT_MODEL:
+        ev->model.fault = r->s[0] = json_member_str(o, "fault", &oom);
+        break;
+    case LG_EVENT_TOOL:
+        ev->tool.name = r->s[0] = json_member_str(o, "name", &oom);
+        ev->tool.idem_key = r->s[1] = json_member_str(o, "idempotency_key", &oom);
+        ev->tool.result = r->s[2] = json_member_dump(o, "result", &oom);
+        if (!ev->tool.name)
+            ev->tool.name = "";
+        break;
+    case LG_EVENT_ITERATION:
+        ev->iteration.index = lg_json_int(o, "index", 0);
+        ev->iteration.state = r->s[0] = json_member_dump(o, "state", &oom);
+        break;
+    case LG_EVENT_INVARIANT:
+        ev->invariant.name = r->s[0] = json_member_str(o, "name", &oom);
+        ev->invariant.pass = json_is_true(json_object_get(o, "pass"));
+        ev->invariant.detail = r->s[1] = json_member_str(o, "detail", &oom);
+        if (!ev->invariant.name)
+            ev->invariant.name = "";
+        break;
+    case LG_EVENT_VERIFY:
+        ev->verify.pass = json_is_true(json_object_get(o, "pass"));
+        ev->verify.message = r->s[0] = json_member_str(o, "message", &oom);
+        break;
+    case LG_EVENT_DIVERGENCE:
+        ev->divergence.call = lg_json_int(o, "call", -1);
+        ev->divergence.path = r->s[0] = json_member_str(o, "path", &oom);
+        ev->divergence.diff = r->s[1] = json_member_str(o, "diff", &oom);
+        if (!ev->divergence.path)
+            ev->divergence.path = "";
+        break;
+    case LG_EVENT_NOTE:
+        ev->note.text = r->s[0] = json_member_str(o, "text", &oom);
+        ev->note.data = r->s[1] = json_member_dump(o, "data", &oom);
+        if (!ev->note.text)
+            ev->note.text = "";
+        break;
+    case LG_EVENT_END:
+        ev->end.reason = r->s[0] = json_member_str(o, "reason", &oom);
+        ev->end.converged = json_is_true(json_object_get(o, "converged"));
+        ev->end.error = r->s[1] = json_member_str(o, "error", &oom);
+        if (!ev->end.reason)
+            ev->end.reason = "";
+        break;
+    default:
+        break;
+    }
+    json_decref(o);
+    return oom ? LG_ERR(err, LG_ENOMEM, "out of memory") : 0;
+}
+
+static int unpack_chunks(rev *r, const unsigned char *p, size_t len, lg_err *err)
+{
+    const unsigned char *end = p + len;
+    uint64_t n, t = 0;
+
+    if (!get_varint(&p, end, &n) || n == 0 || n > len)
+        return LG_ERR(err, LG_EINPUT, "stream chunks are corrupt");
+    if (!(r->chunks = calloc((size_t)n, sizeof *r->chunks)))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t l, z;
+        if (!get_varint(&p, end, &l) || !get_varint(&p, end, &z))
+            return LG_ERR(err, LG_EINPUT, "stream chunks are corrupt");
+        t += (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+        r->chunks[i].len = (size_t)l;
+        r->chunks[i].t_us = t;
+    }
+    r->ev.model.chunks = r->chunks;
+    r->ev.model.n_chunks = (size_t)n;
+    return 0;
+}
+
+static void rev_release(rev *r)
+{
+    free(r->chunks);
+    for (int i = 0; i < 3; i++)
+        free(r->s[i]);
+}
+
+void lg_session_reader_free(lg_session_reader *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        rev_release(&r->evs[i]);
+    free(r->evs);
+    free(r->calls);
+    bcache_clear(&r->cache);
+    info_release(&r->info);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+static int load_events(lg_session_reader *r, conn *c, lg_err *err)
+{
+    lg_store *st = r->st;
+    sqlite3_stmt *s = stmt(st, c, S_EV_SELECT, err);
+    size_t cap = 0, ccap = 0;
+    int rc = 0, step;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_int64(s, 1, r->info.id);
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        rev *e;
+        int kind = sqlite3_column_int(s, 1);
+        if (grow_array((void **)&r->evs, &cap, r->n + 1, sizeof *r->evs)) {
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+            break;
+        }
+        e = &r->evs[r->n];
+        memset(e, 0, sizeof *e);
+        r->n++;
+        if (sqlite3_column_int64(s, 0) != (int64_t)(r->n - 1) || kind < LG_EVENT_KIND_MIN ||
+            kind > LG_EVENT_KIND_MAX) {
+            rc = LG_ERR(err, LG_EINPUT, "event %zu is corrupt (seq or kind)", r->n - 1);
+            break;
+        }
+        e->ev = lg_event_make((lg_event_kind)kind);
+        e->ev.seq = (uint32_t)(r->n - 1);
+        e->ev.t_us = (uint64_t)sqlite3_column_int64(s, 2);
+        for (int k = 0; k < 3; k++)
+            e->body[k] = sqlite3_column_int64(s, 6 + k);
+        if (kind == LG_EVENT_MODEL) {
+            lg_model_event *m = &e->ev.model;
+            const ep *p = ep_get(st, c, sqlite3_column_int64(s, 4), err);
+            if (!p) {
+                rc = err ? err->code : LG_EINPUT;
+                break;
+            }
+            m->provider = p->provider;
+            m->method = p->method;
+            m->path = p->path;
+            m->model = p->model;
+            e->ev.call = sqlite3_column_int64(s, 3);
+            if (e->ev.call != (int64_t)r->ncalls || sqlite3_column_bytes(s, 5) != 16) {
+                rc = LG_ERR(err, LG_EINPUT, "event %zu is corrupt (call index or fingerprint)",
+                            r->n - 1);
+                break;
+            }
+            m->fingerprint = lg_hash_from_bytes(sqlite3_column_blob(s, 5));
+            m->status = sqlite3_column_int(s, 9);
+            m->usage.in = sqlite3_column_type(s, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 10);
+            m->usage.out = sqlite3_column_type(s, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 11);
+            m->usage.cached = sqlite3_column_type(s, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 12);
+            m->latency_us = (uint64_t)sqlite3_column_int64(s, 13);
+            if (sqlite3_column_type(s, 14) != SQLITE_NULL &&
+                (rc = unpack_chunks(e, sqlite3_column_blob(s, 14),
+                                    (size_t)sqlite3_column_bytes(s, 14), err)))
+                break;
+            if (grow_array((void **)&r->calls, &ccap, r->ncalls + 1, sizeof *r->calls)) {
+                rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+                break;
+            }
+            r->calls[r->ncalls++] = r->n - 1;
+        } else if (kind == LG_EVENT_TOOL) {
+            e->ev.tool.exit_code =
+                sqlite3_column_type(s, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 9);
+            e->ev.tool.duration_us = (uint64_t)sqlite3_column_int64(s, 13);
+        }
+        if ((rc = apply_info(e, (const char *)sqlite3_column_text(s, 15), err)))
+            break;
+    }
+    sqlite3_reset(s);
+    if (!rc && step != SQLITE_DONE)
+        rc = db_fail(st, c->db, step, "reading events", err);
+    if (!rc && r->n != r->info.n_events)
+        rc = LG_ERR(err, LG_EINPUT, "has %zu events but its summary says %u (the file is corrupt)",
+                    r->n, r->info.n_events);
+    return rc;
+}
+
+int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_err *err)
+{
+    lg_session_reader *r;
+    sqlite3_stmt *s;
+    conn *c;
+    int rc;
+
+    *out = NULL;
+    if (!(r = calloc(1, sizeof *r)))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    r->st = st;
+    pthread_mutex_init(&r->mu, NULL);
+    if (!(c = pool_get(st, err))) {
+        lg_session_reader_free(r);
+        return err ? err->code : LG_EIO;
+    }
+    if (!(s = stmt(st, c, S_SESS_GET, err))) {
+        rc = err ? err->code : LG_EINTERNAL;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        rc = read_info(s, &r->info, err);
+        sqlite3_reset(s);
+    } else {
+        sqlite3_reset(s);
+        rc = rc == SQLITE_DONE
+                 ? LG_ERR(err, LG_ENOENT, "%s: no session with id %lld", st->path, (long long)id)
+                 : db_fail(st, c->db, rc, "reading a session", err);
+        goto out;
+    }
+    if (!rc && (rc = load_events(r, c, err)))
+        lg_err_prefix(err, "%s: session '%s'", st->path, r->info.key);
+out:
+    pool_put(st, c);
+    if (rc) {
+        lg_session_reader_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+const lg_session_info *lg_session_reader_info(const lg_session_reader *r)
+{
+    return &r->info;
+}
+
+size_t lg_session_reader_count(const lg_session_reader *r)
+{
+    return r->n;
+}
+
+size_t lg_session_reader_calls(const lg_session_reader *r)
+{
+    return r->ncalls;
+}
+
+static int load_bodies(lg_session_reader *r, rev *e, lg_err *err)
+{
+    lg_store *st = r->st;
+    lg_bytes b[3] = {{"", 0}, {"", 0}, {"", 0}};
+    lg_codec *cd = codec_get(st, err);
+    conn *c = cd ? pool_get(st, err) : NULL;
+    int rc = 0;
+
+    if (!cd || !c) {
+        codec_put(st, cd);
+        return err ? err->code : LG_ENOMEM;
+    }
+    for (int k = 0; k < 3 && !rc; k++) {
+        const bent *be;
+        if (e->body[k] <= 0)
+            continue;
+        if (!(rc = blob_decode(st, c, cd, &r->cache, e->body[k], 0, &be, err))) {
+            b[k].data = be->data;
+            b[k].len = be->len;
+        }
+    }
+    pool_put(st, c);
+    codec_put(st, cd);
+    if (rc)
+        return rc;
+    if (e->ev.kind == LG_EVENT_MODEL) {
+        lg_model_event *m = &e->ev.model;
+        uint64_t sum = 0;
+        m->request = b[0];
+        m->response = b[1];
+        m->headers = e->body[2] > 0 ? b[2].data : NULL;
+        for (size_t i = 0; i < m->n_chunks; i++)
+            sum += m->chunks[i].len;
+        if (m->n_chunks && sum != m->response.len)
+            return LG_ERR(err, LG_EINPUT, "stream chunks do not cover the response (corrupt)");
+    } else if (e->ev.kind == LG_EVENT_TOOL) {
+        e->ev.tool.args = b[0];
+        e->ev.tool.out = b[1];
+        e->ev.tool.err = b[2];
+    }
+    e->loaded = true;
+    return 0;
+}
+
+int lg_session_reader_event(lg_session_reader *r, size_t seq, const lg_event **ev, lg_err *err)
+{
+    int rc = 0;
+    if (seq >= r->n)
+        return LG_ERR(err, LG_EUSAGE, "%s: session '%s' has %zu events; no event %zu",
+                      r->st->path, r->info.key, r->n, seq);
+    pthread_mutex_lock(&r->mu);
+    if (!r->evs[seq].loaded && (rc = load_bodies(r, &r->evs[seq], err)))
+        lg_err_prefix(err, "%s: session '%s' event %zu", r->st->path, r->info.key, seq);
+    pthread_mutex_unlock(&r->mu);
+    if (!rc)
+        *ev = &r->evs[seq].ev;
+    return rc;
+}
+
+int lg_session_reader_call(lg_session_reader *r, size_t n, const lg_event **ev, lg_err *err)
+{
+    if (n >= r->ncalls)
+        return LG_ERR(err, LG_EUSAGE, "%s: session '%s' has %zu model calls; no call %zu",
+                      r->st->path, r->info.key, r->ncalls, n);
+    return lg_session_reader_event(r, r->calls[n], ev, err);
+}
+
+size_t lg_session_reader_find(const lg_session_reader *r, lg_hash128 fp, int64_t *calls,
+                              size_t max)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < r->ncalls; i++) {
+        if (!lg_hash_equal(r->evs[r->calls[i]].ev.model.fingerprint, fp))
+            continue;
+        if (found < max)
+            calls[found] = (int64_t)i;
+        found++;
+    }
+    return found;
+}
+
+/* ---- listing, stats ------------------------------------------------------ */
+
+void lg_session_list_free(lg_session_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        info_release(&l->items[i]);
+    free(l->items);
+    free(l);
+}
+
+int lg_store_list_sessions(lg_store *st, const lg_session_filter *filter, lg_session_list **out,
+                           lg_err *err)
+{
+    static const char sql[] =
+        "SELECT " SESSION_COLS " FROM sessions WHERE (?1 IS NULL OR run = ?1) AND "
+        "(?2 IS NULL OR suite = ?2) AND (?3 < 0 OR case_index = ?3) AND (?4 < 0 OR trial = ?4) "
+        "ORDER BY suite, case_index, trial, key";
+    lg_session_filter any = LG_SESSION_FILTER_ANY;
+    lg_session_list *l;
+    sqlite3_stmt *s = NULL;
+    size_t cap = 0;
+    conn *c;
+    int rc;
+
+    *out = NULL;
+    if (!filter)
+        filter = &any;
+    if (!(l = calloc(1, sizeof *l)))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    if (!(c = pool_get(st, err))) {
+        free(l);
+        return err ? err->code : LG_EIO;
+    }
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(st, c->db, rc, "listing sessions", err);
+        goto out;
+    }
+    bind_opt_text(s, 1, filter->run);
+    bind_opt_text(s, 2, filter->suite);
+    sqlite3_bind_int64(s, 3, filter->case_index);
+    sqlite3_bind_int64(s, 4, filter->trial);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (grow_array((void **)&l->items, &cap, l->n + 1, sizeof *l->items)) {
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = read_info(s, &l->items[l->n], err)))
+            goto out;
+        l->n++;
+    }
+    rc = rc == SQLITE_DONE ? 0 : db_fail(st, c->db, rc, "listing sessions", err);
+out:
+    sqlite3_finalize(s);
+    pool_put(st, c);
+    if (rc) {
+        lg_session_list_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int lg_store_find_session(lg_store *st, const char *key, int64_t *id, lg_err *err)
+{
+    conn *c = pool_get(st, err);
+    sqlite3_stmt *s;
+    int rc;
+
+    if (!c)
+        return err ? err->code : LG_EIO;
+    if (!(s = stmt(st, c, S_SESS_FIND, err))) {
+        pool_put(st, c);
+        return err ? err->code : LG_EINTERNAL;
+    }
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        rc = 0;
+    else if (rc == SQLITE_DONE)
+        rc = LG_ERR(err, LG_ENOENT, "%s: no session '%s'", st->path, key);
+    else
+        rc = db_fail(st, c->db, rc, "finding a session", err);
+    pool_put(st, c);
+    return rc;
+}
+
+static int stats_conn(lg_store *st, conn *c, lg_store_stats *o, lg_err *err)
+{
+    static const char *const q[] = {
+        "SELECT count(*) FROM sessions",
+        "SELECT count(*) FROM events",
+        "SELECT count(*) FROM events WHERE kind = 1",
+        "SELECT count(*) FROM blobs",
+        "SELECT coalesce(sum(raw_len), 0) FROM blobs",
+        "SELECT coalesce(sum(length(data)), 0) FROM blobs",
+        "SELECT count(*) FROM dicts",
+        "SELECT coalesce(sum(length(data)), 0) FROM dicts",
+    };
+    uint64_t *dst[] = {&o->sessions, &o->events, &o->calls, &o->blobs,
+                       &o->raw_bytes, &o->stored_bytes, &o->dicts, &o->dict_bytes};
+    struct stat sb;
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        int64_t v;
+        int rc = query_int(st, c, q[i], &v, err);
+        if (rc)
+            return rc;
+        *dst[i] = (uint64_t)v;
+    }
+    if (!st->memory && stat(st->path, &sb) == 0)
+        o->file_bytes = (uint64_t)sb.st_size;
+    return 0;
+}
+
+int lg_store_get_stats(lg_store *st, lg_store_stats *out, lg_err *err)
+{
+    conn *c = pool_get(st, err);
+    int rc;
+    if (!c)
+        return err ? err->code : LG_EIO;
+    rc = stats_conn(st, c, out, err);
+    pool_put(st, c);
+    return rc;
+}
+
+/* ---- copy ------------------------------------------------------------------ */
+
+int lg_store_session_copy(lg_store *dst, lg_store *src, int64_t id, lg_err *err)
+{
+    lg_session_reader *r = NULL;
+    lg_store_session *w = NULL;
+    lg_session_desc d;
+    int rc;
+
+    if ((rc = lg_store_session_read(src, id, &r, err)))
+        return rc;
+    d.key = r->info.key;
+    d.run = r->info.run;
+    d.suite = r->info.suite;
+    d.case_index = r->info.case_index;
+    d.trial = r->info.trial;
+    d.started_ms = r->info.started_ms;
+    if ((rc = lg_store_session_begin(dst, &d, &w, err)))
+        goto out;
+    for (size_t i = 0; i < r->n && !rc; i++) {
+        const lg_event *ev;
+        if (!(rc = lg_session_reader_event(r, i, &ev, err)))
+            rc = lg_store_session_append(w, ev, NULL, NULL, err);
+    }
+    if (rc)
+        lg_store_session_abort(w);
+    else
+        rc = lg_store_session_commit(w, NULL, err);
+out:
+    lg_session_reader_free(r);
+    return rc;
+}
+
+/* ---- compact -------------------------------------------------------------- */
+
+typedef struct blobref {
+    int64_t base, base2;
+    bool live;
+} blobref;
+
+/* Marks the blobs that events use, and what those are coded against. */
+static int mark_live(lg_store *st, conn *c, blobref **out, int64_t *maxid, lg_err *err)
+{
+    sqlite3_stmt *s;
+    blobref *refs;
+    int rc;
+
+    if ((rc = query_int(st, c, "SELECT coalesce(max(id), 0) FROM blobs", maxid, err)))
+        return rc;
+    if (!(refs = calloc((size_t)*maxid + 1, sizeof *refs)))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    rc = sqlite3_prepare_v2(c->db, "SELECT id, base, base2 FROM blobs", -1, &s, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        refs[id].base = sqlite3_column_int64(s, 1);
+        refs[id].base2 = sqlite3_column_int64(s, 2);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    rc = sqlite3_prepare_v2(c->db,
+                            "SELECT body_in FROM events UNION SELECT body_out FROM events "
+                            "UNION SELECT body_aux FROM events",
+                            -1, &s, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        if (id > 0 && id <= *maxid)
+            refs[id].live = true;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    /* a body is always coded against older (smaller-id) ones */
+    for (int64_t id = *maxid; id > 0; id--) {
+        if (!refs[id].live)
+            continue;
+        if (refs[id].base > 0 && refs[id].base < id)
+            refs[refs[id].base].live = true;
+        if (refs[id].base2 > 0 && refs[id].base2 < id)
+            refs[refs[id].base2].live = true;
+    }
+    *out = refs;
+    return 0;
+fail:
+    free(refs);
+    return db_fail(st, c->db, rc, "finding unused bodies", err);
+}
+
+static int recode_prefixed(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id,
+                           const blobref *ref, const bent *raw, lg_err *err)
+{
+    const bent *b1, *b2 = NULL;
+    lg_buf pre = LG_BUF_INIT, enc = LG_BUF_INIT;
+    sqlite3_stmt *s;
+    int rc, kind;
+
+    if ((rc = blob_decode(st, c, cd, cache, ref->base, 0, &b1, err)) ||
+        (ref->base2 > 0 && (rc = blob_decode(st, c, cd, cache, ref->base2, 0, &b2, err))))
+        return rc;
+    if (lg_buf_append(&pre, b1->data, b1->len) || (b2 && lg_buf_append(&pre, b2->data, b2->len))) {
+        lg_buf_release(&pre);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    rc = lg_codec_compress(cd, LG_CODEC_LEVEL_MAX, raw->data, raw->len, NULL, pre.data, pre.len,
+                           &enc, &kind, err);
+    lg_buf_release(&pre);
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(c->db, "UPDATE blobs SET codec = ?1, data = ?2 WHERE id = ?3", -1, &s,
+                            NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, kind);
+        sqlite3_bind_blob(s, 2, enc.data ? enc.data : "", (int)enc.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, id);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    lg_buf_release(&enc);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, "recoding a body", err);
+    return 0;
+}
+
+int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *after,
+                     lg_err *err)
+{
+    lg_store *st = NULL;
+    lg_codec *cd = NULL;
+    lg_dict *dict = NULL;
+    blobref *refs = NULL;
+    bcache cache;
+    samples smp;
+    int64_t maxid = 0;
+    lg_store_stats tmp;
+    conn *c;
+    int rc;
+
+    memset(&cache, 0, sizeof cache);
+    memset(&smp, 0, sizeof smp);
+    if ((rc = lg_store_open(path, LG_STORE_WRITE, &st, err)))
+        return rc;
+    c = st->w;
+    if ((rc = stats_conn(st, c, before ? before : &tmp, err)))
+        goto out;
+    if (!(cd = lg_codec_new())) {
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&st->wlock);
+    if ((rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
+        goto out_unlock;
+    if ((rc = mark_live(st, c, &refs, &maxid, err)))
+        goto out_rollback;
+    /* 1. drop what no session uses */
+    {
+        sqlite3_stmt *s;
+        rc = sqlite3_prepare_v2(c->db, "DELETE FROM blobs WHERE id = ?1", -1, &s, NULL);
+        for (int64_t id = 1; rc == SQLITE_OK && id <= maxid; id++) {
+            if (refs[id].live)
+                continue;
+            sqlite3_bind_int64(s, 1, id);
+            rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->db);
+            sqlite3_reset(s);
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_OK) {
+            rc = db_fail(st, c->db, rc, "dropping unused bodies", err);
+            goto out_rollback;
+        }
+        rc = exec_sql(st, c,
+                      "DELETE FROM endpoints WHERE id NOT IN "
+                      "(SELECT endpoint FROM events WHERE endpoint IS NOT NULL)",
+                      "dropping unused endpoints", err);
+        if (rc)
+            goto out_rollback;
+    }
+    /* 2. a new dictionary from every standalone body */
+    rc = collect_samples(st, c, cd, &cache, "base IS NULL", &smp, err);
+    if (rc)
+        goto out_rollback;
+    if (store_new_dict(st, c, &smp, LG_CODEC_LEVEL_MAX, &dict, NULL) != 0)
+        dict = NULL; /* too little material: standalone bodies go without */
+    /* 3. recode every body at the highest level, oldest first (a body is
+     *    coded against older ones, which are decoded from the cache) */
+    for (int64_t id = 1; id <= maxid && !rc; id++) {
+        const bent *raw;
+        if (!refs[id].live)
+            continue;
+        if (cache.bytes > CACHE_SOFT_MAX)
+            bcache_clear(&cache);
+        if ((rc = blob_decode(st, c, cd, &cache, id, 0, &raw, err)))
+            break;
+        if (refs[id].base > 0)
+            rc = recode_prefixed(st, c, cd, &cache, id, &refs[id], raw, err);
+        else
+            rc = recode_with_dict(st, c, cd, id, raw, dict, LG_CODEC_LEVEL_MAX, true, err);
+    }
+    if (rc)
+        goto out_rollback;
+    {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM dicts WHERE id <> %lld",
+                 (long long)(dict ? lg_dict_id(dict) : 0));
+        if ((rc = exec_sql(st, c, sql, "dropping old dictionaries", err)) ||
+            (rc = exec_sql(st, c, "COMMIT", "committing the compacted file", err)))
+            goto out_rollback;
+    }
+    pthread_mutex_unlock(&st->wlock);
+    /* every cached reader-side object may now be stale: reopen to measure */
+    if ((rc = exec_sql(st, c, "VACUUM", "vacuuming", err)))
+        goto out;
+    goto out;
+out_rollback:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+out_unlock:
+    pthread_mutex_unlock(&st->wlock);
+out:
+    free(refs);
+    bcache_clear(&cache);
+    samples_release(&smp);
+    lg_dict_free(dict);
+    lg_codec_free(cd);
+    lg_store_close(st);
+    if (!rc && after) {
+        lg_store *r = NULL;
+        if (!(rc = lg_store_open(path, LG_STORE_READ, &r, err)))
+            rc = lg_store_get_stats(r, after, err);
+        lg_store_close(r);
+    }
+    if (rc)
+        lg_err_prefix(err, "compact");
+    return rc;
+}
