@@ -657,7 +657,10 @@ const char *const *lg_casegen_names(const lg_casegen *g)
     return g->names;
 }
 
-/* ---- generation ---- */
+/* ---- generation ----
+ * Cases get copies of the declared values, never the generator's own JSON,
+ * so a caller may modify a case without touching the generator (and
+ * threads sharing the generator never share a mutable value). */
 
 typedef struct gctx {
     const lg_casegen *g;
@@ -687,7 +690,7 @@ static json_t *draw(const field *f, lg_pcg32 *rng)
     }
     case LG_GEN_CHOICE:
     case LG_GEN_LINES:
-        return json_incref(f->values[lg_pcg32_boundedrand(rng, (uint32_t)f->nvalues)]);
+        return json_deep_copy(f->values[lg_pcg32_boundedrand(rng, (uint32_t)f->nvalues)]);
     case LG_GEN_WEIGHTED: {
         double u = lg_pcg32_double(rng) * f->total;
         size_t last = 0;
@@ -695,9 +698,9 @@ static json_t *draw(const field *f, lg_pcg32 *rng)
             if (f->cum[i] > (i ? f->cum[i - 1] : 0))
                 last = i;
             if (u < f->cum[i])
-                return json_incref(f->values[i]);
+                return json_deep_copy(f->values[i]);
         }
-        return json_incref(f->values[last]); /* u rounded up to the total */
+        return json_deep_copy(f->values[last]); /* u rounded up to the total */
     }
     case LG_GEN_BOOL:
         return json_boolean(lg_pcg32_double(rng) < f->p);
@@ -759,7 +762,7 @@ static json_t *compute(const lg_casegen *g, uint64_t index, const field *f, json
         }
         if (r->tpl)
             return render(g, index, f, r->tpl, r->value_pos, obj, err);
-        return json_incref(r->value);
+        return json_deep_copy(r->value);
     }
     /* unreachable: parsing requires a final `else` */
     LG_ERR(err, LG_EINTERNAL, "case %llu: field '%s': no rule matched", (unsigned long long)index,

@@ -302,7 +302,7 @@ static int unknown_metric(const parser *p, size_t at, size_t len)
         return perr(p, at, "unknown metric '%s' (did you mean '%s'?)", name, guess);
     /* "iterations" -> list its parts */
     for (const char *const *c = suggest_names; *c; c++) {
-        if (strncmp(*c, name, len) == 0 && (*c)[len] == '.') {
+        if (strlen(*c) > len && strncmp(*c, p->s + at, len) == 0 && (*c)[len] == '.') {
             if (lg_buf_appendf(&parts, "%s'%s'", parts.len ? ", " : "", *c))
                 break;
         }
@@ -645,22 +645,34 @@ const char *lg_gate_invariant(const lg_gate *g)
 
 /* ---- evaluation ------------------------------------------------------- */
 
+/* -1, 0, 1 as v is below, at or above t, where "at" allows a relative
+ * 1e-12: floating-point noise in a sum (thirty times $0.01) must not decide
+ * a gate. Rates are single divisions and compare exactly anyway. */
+static int cmp3(double v, double t)
+{
+    double tol = 1e-12 * fmax(fabs(v), fabs(t));
+    if (fabs(v - t) <= tol)
+        return 0;
+    return v < t ? -1 : 1;
+}
+
 static bool compare(double v, enum op op, double t)
 {
+    int c = cmp3(v, t);
     switch (op) {
     case OP_GE:
-        return v >= t;
+        return c >= 0;
     case OP_GT:
-        return v > t;
+        return c > 0;
     case OP_LE:
-        return v <= t;
+        return c <= 0;
     case OP_LT:
-        return v < t;
+        return c < 0;
     case OP_EQ:
-        return v == t;
+        return c == 0;
     case OP_NE:
     default:
-        return v != t;
+        return c != 0;
     }
 }
 
@@ -752,8 +764,8 @@ static bool metric_value(const lg_gate *g, const lg_metrics *m, double *v, char 
     case M_COST_PER_CONV:
         if (m->cost.unknown_trials > 0) {
             snprintf(why, whylen,
-                     "cost unknown for %zu of %zu trials (a model without a price in the "
-                     "pricing table)",
+                     "cost unknown for %zu of %zu trials: a model has no price in the pricing "
+                     "table",
                      m->cost.unknown_trials, m->trials);
             return false;
         }
@@ -821,19 +833,19 @@ static bool metric_value(const lg_gate *g, const lg_metrics *m, double *v, char 
     return true;
 }
 
-/* Shortest display of v (>= 3 significant digits) that, read back, gives
- * the same verdict against the threshold as v itself, so the printed line
- * never reads "0.9 >= 0.9  FAIL". Rates gated by a percentage print as
- * percentages. */
+/* Shortest display of v (>= 3 significant digits) that, read back, stands
+ * in the same relation to the threshold as v itself (below, at, above), so
+ * the line never reads "0.9 >= 0.9  FAIL" or "0.9323 < 0.9323  FAIL".
+ * Rates gated by a percentage print as percentages. */
 static void fmt_value(char *buf, size_t len, double v, const lg_gate *g)
 {
-    bool truth = compare(v, g->op, g->threshold);
+    int rel = cmp3(v, g->threshold);
     double d = v * g->scale;
     const char *pct = g->scale == 100.0 ? "%" : "";
 
     if (d == floor(d) && fabs(d) < 1e15) {
         snprintf(buf, len, "%.0f%s", d, pct);
-        if (compare(strtod(buf, NULL) / g->scale, g->op, g->threshold) == truth)
+        if (cmp3(strtod(buf, NULL) / g->scale, g->threshold) == rel)
             return;
     }
     for (int prec = 3; prec <= 17; prec++) {
@@ -843,7 +855,7 @@ static void fmt_value(char *buf, size_t len, double v, const lg_gate *g)
         } else {
             snprintf(buf, len, "%.*g%s", prec, d, pct);
         }
-        if (compare(strtod(buf, NULL) / g->scale, g->op, g->threshold) == truth)
+        if (cmp3(strtod(buf, NULL) / g->scale, g->threshold) == rel)
             return;
     }
 }
@@ -890,7 +902,7 @@ static int eval_no_regression(const lg_gate *g, const lg_metrics *m, const lg_me
 
     r->threshold = g->threshold;
     if (!base)
-        why = "no baseline to compare with (give one with --baseline RUN_ID|FILE.json)";
+        why = "no baseline to compare with; give one with --baseline RUN_ID|FILE.json";
     else if (m->trials == 0)
         why = "no trials ran";
     if (why) {
@@ -913,7 +925,7 @@ static int eval_no_regression(const lg_gate *g, const lg_metrics *m, const lg_me
     r->value = c.p_value;
     r->pass = c.verdict != LG_VERDICT_REGRESSED;
     snprintf(r->text, sizeof r->text,
-             "%s: %zu cases regressed, %zu improved of %zu shared; McNemar exact p = %.3g %s "
+             "%s: %zu regressed, %zu improved of %zu shared cases; McNemar exact p = %.3g %s "
              "%s%s  %s",
              g->display, c.b, c.c, c.shared, c.p_value, c.p_value < g->threshold ? "<" : ">=",
              g->threshold_text, c.verdict == LG_VERDICT_IMPROVED ? ", improved" : "",

@@ -15,6 +15,27 @@ static void *alloc_array(size_t n, size_t size)
     return malloc(n * size);
 }
 
+/* Neumaier's compensated sum: thirty trials at $0.01 add up to 0.3, not
+ * 0.30000000000000004, so a gate like `cost_usd <= 0.3` means what it says. */
+typedef struct ksum {
+    double sum, comp;
+} ksum;
+
+static void ksum_add(ksum *k, double x)
+{
+    double t = k->sum + x;
+    if (fabs(k->sum) >= fabs(x))
+        k->comp += (k->sum - t) + x;
+    else
+        k->comp += (x - t) + k->sum;
+    k->sum = t;
+}
+
+static double ksum_value(const ksum *k)
+{
+    return k->sum + k->comp;
+}
+
 /* ---- grouping and checking ------------------------------------------- */
 
 typedef struct trial_key {
@@ -252,7 +273,7 @@ int lg_metric_pass_k(const lg_case_tally *t, size_t ncases, lg_pass_k **out, siz
 
 void lg_dist_of(double *values, size_t n, lg_dist *out)
 {
-    double sum = 0.0;
+    ksum sum = {0.0, 0.0};
 
     if (n == 0) {
         *out = (lg_dist){0, NAN, NAN, NAN, NAN, NAN};
@@ -260,9 +281,9 @@ void lg_dist_of(double *values, size_t n, lg_dist *out)
     }
     lg_stats_sort(values, n);
     for (size_t i = 0; i < n; i++)
-        sum += values[i];
+        ksum_add(&sum, values[i]);
     out->n = n;
-    out->mean = sum / (double)n;
+    out->mean = ksum_value(&sum) / (double)n;
     out->p50 = lg_stats_quantile_sorted(values, n, 0.50);
     out->p90 = lg_stats_quantile_sorted(values, n, 0.90);
     out->p95 = lg_stats_quantile_sorted(values, n, 0.95);
@@ -512,15 +533,17 @@ void lg_metric_tokens(const lg_outcome *o, size_t n, lg_tokens *out)
 void lg_metric_cost(const lg_outcome *o, size_t n, lg_cost *out)
 {
     lg_cost c = {0.0, 0, NAN, NAN};
+    ksum known = {0.0, 0.0};
     size_t conv = 0;
 
     for (size_t i = 0; i < n; i++) {
         if (o[i].cost_known)
-            c.known_usd += o[i].cost_usd;
+            ksum_add(&known, o[i].cost_usd);
         else
             c.unknown_trials++;
         conv += o[i].converged;
     }
+    c.known_usd = ksum_value(&known);
     if (c.unknown_trials == 0) {
         c.total_usd = c.known_usd;
         if (conv > 0)

@@ -182,7 +182,7 @@ void lg_results_close(lg_results *r)
     free(r);
 }
 
-void lg_run_info_free(lg_run_info *i)
+void lg_run_record_free(lg_run_record *i)
 {
     if (!i)
         return;
@@ -233,7 +233,7 @@ static void make_run_id(char id[LG_RUN_ID_MAX])
              iso + 11, iso + 14, iso + 17, lg_pcg32_random(&rng) & 0xffff);
 }
 
-int lg_results_run_create(lg_results *r, lg_run_info *info, lg_err *err)
+int lg_results_run_create(lg_results *r, lg_run_record *info, lg_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
@@ -394,9 +394,9 @@ static const char run_cols[] =
     "id, suite_name, suite_path, suite_hash, git_rev, mode, trace_path, seed, trials,"
     " case_from, case_count, shard_index, shard_count, started_ms, finished_ms, status, flags";
 
-static lg_run_info *row_to_info(sqlite3_stmt *st)
+static lg_run_record *row_to_info(sqlite3_stmt *st)
 {
-    lg_run_info *i = calloc(1, sizeof *i);
+    lg_run_record *i = calloc(1, sizeof *i);
     const char *flags;
     if (!i)
         return NULL;
@@ -421,7 +421,7 @@ static lg_run_info *row_to_info(sqlite3_stmt *st)
     return i;
 }
 
-int lg_results_run_get(lg_results *r, const char *run_id, lg_run_info **out, lg_err *err)
+int lg_results_run_get(lg_results *r, const char *run_id, lg_run_record **out, lg_err *err)
 {
     sqlite3_stmt *st = NULL;
     lg_buf sql = LG_BUF_INIT;
@@ -467,7 +467,7 @@ int lg_results_run_get(lg_results *r, const char *run_id, lg_run_info **out, lg_
     }
 out:
     if (rc) {
-        lg_run_info_free(*out);
+        lg_run_record_free(*out);
         *out = NULL;
     }
     sqlite3_finalize(st);
@@ -697,12 +697,12 @@ out:
     return rc;
 }
 
-int lg_results_list_runs(lg_results *r, size_t limit, lg_run_info ***out, size_t *n,
+int lg_results_list_runs(lg_results *r, size_t limit, lg_run_record ***out, size_t *n,
                          lg_err *err)
 {
     sqlite3_stmt *st = NULL;
     lg_buf sql = LG_BUF_INIT;
-    lg_run_info **list = NULL;
+    lg_run_record **list = NULL;
     size_t cap = 0, cnt = 0;
     int rc = 0, step;
 
@@ -719,7 +719,7 @@ int lg_results_list_runs(lg_results *r, size_t limit, lg_run_info ***out, size_t
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             size_t nc = cap ? cap * 2 : 16;
-            lg_run_info **nl = realloc(list, nc * sizeof *nl);
+            lg_run_record **nl = realloc(list, nc * sizeof *nl);
             if (!nl) {
                 rc = LG_ERR(err, LG_ENOMEM, "out of memory");
                 goto out;
@@ -741,7 +741,7 @@ out:
     lg_buf_release(&sql);
     if (rc) {
         for (size_t i = 0; i < cnt; i++)
-            lg_run_info_free(list[i]);
+            lg_run_record_free(list[i]);
         free(list);
         return rc;
     }
@@ -784,7 +784,7 @@ static int outcome_conflict(lg_results *dst, const char *run_id, const lg_outcom
 int lg_results_merge(lg_results *dst, lg_results *src, size_t *nruns, size_t *noutcomes,
                      lg_err *err)
 {
-    lg_run_info **runs = NULL;
+    lg_run_record **runs = NULL;
     size_t n = 0, copied_runs = 0, copied = 0;
     int rc;
 
@@ -857,7 +857,7 @@ int lg_results_merge(lg_results *dst, lg_results *src, size_t *nruns, size_t *no
 out_unlock:
     pthread_mutex_unlock(&dst->mu);
     for (size_t i = 0; i < n; i++)
-        lg_run_info_free(runs[i]);
+        lg_run_record_free(runs[i]);
     free(runs);
     if (!rc) {
         if (nruns)

@@ -33,8 +33,8 @@ typedef struct lg_results lg_results;
 
 /* Run metadata. Strings are owned by whoever filled the struct; the
  * results module copies them on create and returns owned copies from
- * lg_results_run_get (free with lg_run_info_free). */
-typedef struct lg_run_info {
+ * lg_results_run_get (free with lg_run_record_free). */
+typedef struct lg_run_record {
     char id[LG_RUN_ID_MAX];  /* assigned by lg_results_run_create: "YYYYMMDD-HHMMSS-xxxx" */
     char *suite_name;
     char *suite_path;
@@ -52,11 +52,11 @@ typedef struct lg_run_info {
     int64_t finished_ms;     /* 0 while running */
     char *status;            /* "running", "finished", "interrupted", "budget_exhausted" */
     json_t *flags;           /* the command line as a JSON object (owned reference) */
-} lg_run_info;
+} lg_run_record;
 
 /* Frees the strings and the JSON of an info returned by this module, and
  * the struct itself. Accepts NULL. */
-void lg_run_info_free(lg_run_info *info);
+void lg_run_record_free(lg_run_record *info);
 
 /* A run's outcomes with the memory behind their borrowed pointers. */
 typedef struct lg_outcome_set {
@@ -81,7 +81,7 @@ void lg_results_close(lg_results *r); /* accepts NULL */
 
 /* Inserts a run with status "running" and assigns info->id (unless
  * info->id is already set: used by merge). Borrows `info`. */
-int lg_results_run_create(lg_results *r, lg_run_info *info, lg_err *err) LG_WUR;
+int lg_results_run_create(lg_results *r, lg_run_record *info, lg_err *err) LG_WUR;
 
 /* Sets a run's final status, finish time, metrics and gate results (JSON,
  * borrowed; either may be NULL). */
@@ -96,7 +96,7 @@ int lg_results_put_outcome(lg_results *r, const char *run_id, const lg_outcome *
 
 /* Looks a run up by id, or the newest run for "latest" (or a unique id
  * prefix). LG_ENOENT naming the id when none matches. Returns owned info. */
-int lg_results_run_get(lg_results *r, const char *run_id, lg_run_info **out,
+int lg_results_run_get(lg_results *r, const char *run_id, lg_run_record **out,
                        lg_err *err) LG_WUR;
 
 /* The stored metrics and gates JSON of a finished run (new references, may
@@ -113,8 +113,8 @@ int lg_results_has_outcome(lg_results *r, const char *run_id, uint32_t case_inde
                            uint32_t trial, bool *has, lg_err *err) LG_WUR;
 
 /* Lists runs, newest first (at most `limit`, 0 = all). Returns an owned
- * array of owned infos (free each with lg_run_info_free, then the array). */
-int lg_results_list_runs(lg_results *r, size_t limit, lg_run_info ***out, size_t *n,
+ * array of owned infos (free each with lg_run_record_free, then the array). */
+int lg_results_list_runs(lg_results *r, size_t limit, lg_run_record ***out, size_t *n,
                          lg_err *err) LG_WUR;
 
 /* Copies every run and outcome of `src` into `dst`. Runs with the same id

@@ -10,6 +10,7 @@ struct lg_dict {
     int64_t id;
     void *data;
     size_t len;
+    size_t header; /* bytes of zstd header and tables before the content */
     ZSTD_CDict *cdict;
     ZSTD_DDict *ddict;
 };
@@ -50,6 +51,9 @@ lg_dict *lg_dict_new(const void *data, size_t len, int level, int64_t id, lg_err
     }
     memcpy(d->data, data, len);
     d->len = len;
+    d->header = ZDICT_getDictHeaderSize(data, len);
+    if (ZDICT_isError(d->header) || d->header > len)
+        d->header = 0; /* raw content */
     d->id = id;
     d->cdict = ZSTD_createCDict(d->data, len, level);
     d->ddict = ZSTD_createDDict(d->data, len);
@@ -81,6 +85,12 @@ const void *lg_dict_bytes(const lg_dict *d, size_t *len)
 {
     *len = d->len;
     return d->data;
+}
+
+const void *lg_dict_content(const lg_dict *d, size_t *len)
+{
+    *len = d->len - d->header;
+    return (const char *)d->data + d->header;
 }
 
 lg_codec *lg_codec_new(void)

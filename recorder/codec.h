@@ -60,6 +60,9 @@ void lg_dict_free(lg_dict *d); /* accepts NULL */
 int64_t lg_dict_id(const lg_dict *d);
 /* The dictionary bytes (borrowed, valid until lg_dict_free). */
 const void *lg_dict_bytes(const lg_dict *d, size_t *len);
+/* Its content part without the zstd header and entropy tables: the bytes
+ * worth putting in front of a reference prefix (borrowed). */
+const void *lg_dict_content(const lg_dict *d, size_t *len);
 
 /* Returns owned contexts (free with lg_codec_free), or NULL on OOM. */
 lg_codec *lg_codec_new(void);

@@ -391,6 +391,8 @@ static int redact_text(const lg_redact *r, const char **cur, size_t *n, struct s
                        size_t *count)
 {
     int rc;
+    if (*n == 0)
+        return 0;
     for (size_t i = 0; i < r->nl; i++)
         if ((rc = apply_literal(&r->lits[i], cur, n, sc, count)))
             return rc;
@@ -711,7 +713,8 @@ static int redact_json(const lg_redact *r, const char *body, size_t len, json_t 
         }
         hits += n;
     }
-    qsort(mk.v, mk.n, sizeof *mk.v, ptr_cmp);
+    if (mk.n)
+        qsort(mk.v, mk.n, sizeof *mk.v, ptr_cmp);
 
     struct scan S = {r, body, len, 0, 0, out, &mk, sc, &hits};
     rc = scan_value(&S, root);

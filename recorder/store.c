@@ -33,6 +33,11 @@
 
 #define MAX_DEPTH (LG_STORE_KEYFRAME_INTERVAL - 1)
 #define POOL_MAX 8
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 16384
+#endif
+#define LG_STR_(x) #x
+#define LG_STR(x) LG_STR_(x)
 #define BUSY_TIMEOUT_MS 30000
 /* Dictionary training: the size of the dictionary, how much of each body
  * serves as a sample, and the most sample bytes fed to the trainer. */
@@ -813,6 +818,10 @@ static int open_write(lg_store *st, const file_check *fc, lg_err *err)
     /* Identify the file before changing anything in it. */
     if ((rc = check_schema(st, c, &version, &fresh, err)))
         return rc;
+    /* Bigger pages waste less at the end of each page for rows of a few
+     * hundred bytes; only possible before the first table exists. */
+    if (fresh && (rc = exec_sql(st, c, "PRAGMA page_size = " LG_STR(PAGE_SIZE), "configuring", err)))
+        return rc;
     {
         sqlite3_stmt *s;
         const char *mode = NULL;
@@ -897,10 +906,12 @@ int lg_store_open(const char *path, int mode, lg_store **out, lg_err *err)
     return 0;
 }
 
+extern uint64_t prof_a1, prof_a2, prof_b, prof_tr;
 void lg_store_close(lg_store *st)
 {
     if (!st)
         return;
+    if (getenv("LGPROF")) fprintf(stderr, "lookup %.3f encode %.3f txn %.3f train %.3f\n", prof_a1/1e9, prof_a2/1e9, prof_b/1e9, prof_tr/1e9);
     for (size_t i = 0; i < st->nidle; i++)
         conn_close(st->idle[i]);
     if (st->w && st->wal_set) {
@@ -1093,7 +1104,21 @@ static int blob_decode(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64
             goto out;
         if (base2 > 0 && (rc = blob_decode(st, c, cd, cache, base2, guard + 1, &b2, err)))
             goto out;
-        if (b2 && b2->len) {
+        if (dict > 0) {
+            size_t dlen;
+            const void *dc;
+            if ((rc = dict_by_id(st, c, dict, &d, err)))
+                goto out;
+            dc = lg_dict_content(d, &dlen);
+            if (lg_buf_append(&pre, dc, dlen) || lg_buf_append(&pre, b1->data, b1->len) ||
+                (b2 && lg_buf_append(&pre, b2->data, b2->len))) {
+                rc = LG_ERR(err, LG_ENOMEM, "out of memory decoding body %lld", (long long)id);
+                goto out;
+            }
+            prefix = pre.data;
+            plen = pre.len;
+            d = NULL;
+        } else if (b2 && b2->len) {
             if ((rc = lg_buf_append(&pre, b1->data, b1->len)) ||
                 (rc = lg_buf_append(&pre, b2->data, b2->len))) {
                 rc = LG_ERR(err, rc, "out of memory decoding body %lld", (long long)id);
@@ -1632,7 +1657,10 @@ static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i
         if (p2 && p2->depth > d)
             d = p2->depth;
         if (d + 1 <= MAX_DEPTH) {
-            if ((rc = lg_buf_append(&pre, p1->raw, p1->len)) ||
+            size_t dlen = 0;
+            const void *dc = dict ? lg_dict_content(dict, &dlen) : NULL;
+            if ((dlen && (rc = lg_buf_append(&pre, dc, dlen))) ||
+                (rc = lg_buf_append(&pre, p1->raw, p1->len)) ||
                 (p2 && (rc = lg_buf_append(&pre, p2->raw, p2->len)))) {
                 lg_buf_release(&pre);
                 return LG_ERR(err, rc, "out of memory");
@@ -1644,7 +1672,7 @@ static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i
                 return rc;
             b->encoded = true;
             b->codec = kind;
-            b->dict = 0;
+            b->dict = dict && kind == LG_CODEC_PREFIX ? lg_dict_id(dict) : 0;
             if (kind == LG_CODEC_PREFIX) {
                 b->prefixed = true;
                 b->depth = d + 1;
@@ -1879,8 +1907,8 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
             goto out_rollback;
         if (!there) {
             for (size_t i = 0; i < w->nb; i++)
-                if (w->bodies[i].encoded && w->bodies[i].codec == LG_CODEC_DICT &&
-                    (rc = encode_body(st, cd, w, i, NULL, false, err)))
+                if (w->bodies[i].encoded && w->bodies[i].dict &&
+                    (rc = encode_body(st, cd, w, i, NULL, true, err)))
                     goto out_rollback;
         }
     }
@@ -1911,10 +1939,11 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
         }
         if ((rc = blob_insert(st, w, b, err)))
             goto out_rollback;
-        if (b->depth == 0) {
-            (*new_n)++;
+        (*new_n)++;
+        if (!b->prefixed)
             *new_bytes += b->len;
-        }
+        else if (b->len > w->bodies[b->base].len)
+            *new_bytes += b->len - w->bodies[b->base].len;
     }
     if ((rc = fault_at(st, "commit:blobs", err)) || (rc = write_session(st, w, sid, err)) ||
         (rc = fault_at(st, "commit:end", err)))
@@ -1927,8 +1956,10 @@ out_rollback:
     return rc;
 }
 
+uint64_t prof_a1, prof_a2, prof_b, prof_tr;
 int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
 {
+    uint64_t T0 = lg_clock_mono_ns(), T1, T2, T3;
     lg_store *st = w->st;
     lg_dict *dict = current_dict(st);
     lg_codec *cd = NULL;
@@ -1951,6 +1982,7 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
         b->exists = bid != 0;
     }
     pool_put(st, c);
+    T1 = lg_clock_mono_ns(); prof_a1 += T1 - T0;
     if (rc || !(cd = codec_get(st, err))) {
         rc = rc ? rc : LG_ENOMEM;
         goto out;
@@ -1961,8 +1993,10 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
     if (rc)
         goto out;
     /* Phase B: one transaction. */
+    T2 = lg_clock_mono_ns(); prof_a2 += T2 - T1;
     pthread_mutex_lock(&st->wlock);
     rc = commit_locked(st, w, cd, dict, &sid, &new_n, &new_bytes, err);
+    T3 = lg_clock_mono_ns(); prof_b += T3 - T2;
     if (!rc) {
         pthread_mutex_lock(&st->mu);
         st->samples_n += new_n;
@@ -1970,6 +2004,7 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
         pthread_mutex_unlock(&st->mu);
         maybe_train(st);
     }
+    prof_tr += lg_clock_mono_ns() - T3;
     pthread_mutex_unlock(&st->wlock);
 out:
     codec_put(st, cd);
@@ -1996,6 +2031,15 @@ static void samples_release(samples *s)
     free(s->sizes);
     free(s->ids);
     memset(s, 0, sizeof *s);
+    lg_buf_init(&s->buf);
+}
+
+static int blob_base(lg_store *st, conn *c, int64_t id, int64_t *base, lg_err *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT coalesce(base, 0) FROM blobs WHERE id = %lld AND codec = 3",
+             (long long)id);
+    return query_int(st, c, sql, base, err);
 }
 
 /* Collects standalone bodies (`where` selects them) as training samples:
@@ -2010,6 +2054,7 @@ static int collect_samples(lg_store *st, conn *c, lg_codec *cd, bcache *cache, c
     int rc;
 
     snprintf(sql, sizeof sql, "SELECT id, raw_len FROM blobs WHERE %s ORDER BY id", where);
+    (void)0;
     rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK)
         return db_fail(st, c->db, rc, "reading bodies", err);
@@ -2035,12 +2080,34 @@ static int collect_samples(lg_store *st, conn *c, lg_codec *cd, bcache *cache, c
         size_t take;
         if (cache->bytes > CACHE_SOFT_MAX)
             bcache_clear(cache);
-        if ((rc = blob_decode(st, c, cd, cache, ids[i], 0, &e, err)))
+        const char *from;
+        int64_t base = 0;
+        if ((rc = blob_decode(st, c, cd, cache, ids[i], 0, &e, err)) ||
+            (rc = blob_base(st, c, ids[i], &base, err)))
             break;
-        take = e->len < DICT_SAMPLE_MAX ? e->len : DICT_SAMPLE_MAX;
+        from = e->data;
+        take = e->len;
+        if (base > 0) {
+            /* a delta: what is new is what it adds to its base */
+            const bent *b;
+            size_t pre = 0, suf = 0;
+            if ((rc = blob_decode(st, c, cd, cache, base, 0, &b, err)))
+                break;
+            while (pre < e->len && pre < b->len && e->data[pre] == b->data[pre])
+                pre++;
+            while (suf < e->len - pre && suf < b->len - pre &&
+                   e->data[e->len - 1 - suf] == b->data[b->len - 1 - suf])
+                suf++;
+            from = e->data + pre;
+            take = e->len - pre - suf;
+        }
+        if (take < 8)
+            continue;
+        if (take > DICT_SAMPLE_MAX)
+            take = DICT_SAMPLE_MAX;
         if (grow_array((void **)&out->sizes, &out->cap, out->n + 1, sizeof *out->sizes) ||
             grow_array((void **)&out->ids, &out->cap2, out->n + 1, sizeof *out->ids) ||
-            lg_buf_append(&out->buf, e->data, take)) {
+            lg_buf_append(&out->buf, from, take)) {
             rc = LG_ERR(err, LG_ENOMEM, "out of memory collecting samples");
             break;
         }
@@ -2132,6 +2199,7 @@ static int train_dict(lg_store *st, lg_err *err)
 
     memset(&cache, 0, sizeof cache);
     memset(&smp, 0, sizeof smp);
+    lg_buf_init(&smp.buf);
     if ((rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
         return rc;
     if ((rc = query_int(st, c, "SELECT coalesce(max(id), 0) FROM dicts", &nd, err)))
@@ -2145,7 +2213,7 @@ static int train_dict(lg_store *st, lg_err *err)
         rc = LG_ENOMEM;
         goto out_rollback;
     }
-    if ((rc = collect_samples(st, c, cd, &cache, "depth = 0 AND codec IN (0, 1)", &smp, err)) ||
+    if ((rc = collect_samples(st, c, cd, &cache, "1", &smp, err)) ||
         (rc = store_new_dict(st, c, &smp, st->level, &d, err)))
         goto out_rollback;
     /* The bodies the dictionary learnt from were coded without one: recode
@@ -2993,6 +3061,7 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
 
     memset(&cache, 0, sizeof cache);
     memset(&smp, 0, sizeof smp);
+    lg_buf_init(&smp.buf);
     if ((rc = lg_store_open(path, LG_STORE_WRITE, &st, err)))
         return rc;
     c = st->w;

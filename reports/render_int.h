@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "reports/report.h"
@@ -39,8 +40,9 @@ int rr_finish(rr_w *w, const char *format, lg_err *err);
 /* XML and HTML text (attr false) or a double-quoted attribute value (attr
  * true: also quotes, and tab/newline/CR as character references). */
 void rr_xml(rr_w *w, const char *s, bool attr);
-/* Markdown inline text: punctuation backslash-escaped, '|' too (safe in
- * table cells), newlines as spaces. */
+/* Markdown inline text (never at the start of a line): the characters
+ * that mean something inline (\ ` * _ [ ] | ~ $ @ #) backslash-escaped,
+ * < > & as entities, newlines as spaces; safe in table cells. */
 void rr_md(rr_w *w, const char *s);
 /* Terminal text: no escape sequences can pass; newlines kept only when
  * `multiline`, else shown as spaces. */
@@ -63,6 +65,35 @@ void rr_verdict_line(char *buf, size_t len, const lg_rundoc *doc);
 
 /* A trial's failure message: "REASON: first line of detail" (capped). */
 void rr_failure_message(char *buf, size_t len, const lg_outcome *o);
+
+/* One row of the metrics table every format shows (same numbers
+ * everywhere). Names are gate metric names (harness/gate.h), so a reader
+ * can turn a row into a gate. Cells are raw text: renderers escape them. */
+typedef struct rr_row {
+    char name[96];
+    char value[48];
+    char detail[320];
+} rr_row;
+
+#define RR_MAX_ROWS 80
+
+/* Fills up to RR_MAX_ROWS rows; returns how many. */
+size_t rr_metric_rows(const lg_rundoc *doc, const rr_opts *o, rr_row *rows);
+
+/* A gate's value and threshold for display: %.6g, or more digits when
+ * %.6g would make a different value look equal to the threshold. */
+void rr_gate_value(char *buf, size_t len, double v, double threshold);
+
+/* Writes an aligned text table for the terminal. `cells` holds nrows *
+ * ncols raw strings (sanitised here), row 0 the header (bold with colour).
+ * Columns are separated by two spaces, the last is not padded, every line
+ * starts with `indent` spaces. `style` (may be NULL) per row: 0 plain,
+ * 1 green and 2 red for column `style_col`, with colour only. */
+void rr_term_table(rr_w *w, const char *const *cells, size_t nrows, size_t ncols,
+                   const int *style, size_t style_col, bool color, int indent);
+
+/* ANSI sequences, or "" without colour. */
+const char *rr_ansi(bool color, const char *seq);
 
 /* Renderers (one file each). */
 int rr_term_render(const lg_rundoc *doc, const rr_opts *o, rr_w *w);

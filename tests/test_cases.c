@@ -2,6 +2,7 @@
  * harness/yamlnode.c, harness/template.c, harness/expr.c. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,59 @@ Test(cases, different_seeds_give_different_cases)
     }
     cr_expect_lt(same, 2);
     lg_suite_free(a), lg_suite_free(b);
+}
+
+typedef struct gen_job {
+    const lg_suite *s;
+    char *lines[64];
+} gen_job;
+
+static void *gen_all(void *arg)
+{
+    gen_job *j = arg;
+    for (uint64_t i = 0; i < 64; i++) {
+        json_t *c = NULL;
+        lg_err err = LG_ERR_INIT;
+        if (lg_cases_generate(j->s, i, LG_CASES_HIDDEN, &c, &err))
+            return NULL;
+        j->lines[i] = dump(c);
+        json_decref(c);
+    }
+    return j;
+}
+
+Test(cases, threads_share_a_suite)
+{
+    lg_suite *s = must_load(mixed);
+    gen_job jobs[4] = {{s, {0}}, {s, {0}}, {s, {0}}, {s, {0}}};
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(pthread_create(&t[k], NULL, gen_all, &jobs[k]), 0);
+    for (int k = 0; k < 4; k++) {
+        void *r;
+        pthread_join(t[k], &r);
+        cr_assert_not_null(r, "thread %d failed", k);
+    }
+    for (uint64_t i = 0; i < 64; i++)
+        for (int k = 0; k < 4; k++) {
+            cr_expect_str_eq(jobs[k].lines[i], jobs[0].lines[i]);
+            if (k)
+                free(jobs[k].lines[i]);
+        }
+    for (uint64_t i = 0; i < 64; i++)
+        free(jobs[0].lines[i]);
+    lg_suite_free(s);
+}
+
+Test(cases, a_case_is_a_copy)
+{
+    lg_suite *s = must_load("    x: {choice: [{k: 1}]}\n");
+    json_t *a = gen(s, 0, 0), *b;
+    json_object_set_new(json_object_get(a, "x"), "k", json_integer(99));
+    b = gen(s, 0, 0);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(b, "x"), "k")), 1);
+    json_decref(a), json_decref(b);
+    lg_suite_free(s);
 }
 
 /* ---- each generator ---- */

@@ -518,6 +518,64 @@ Test(match, divergence_goldens)
     }
 }
 
+Test(match, first_difference_paths)
+{
+    static const struct {
+        const char *a, *b, *path;
+    } cases[] = {
+        /* key order in the text never matters; the first sorted key that differs wins */
+        {"{\"b\":1,\"a\":1}", "{\"a\":2,\"b\":2}", "a"},
+        {"{\"b\":1,\"a\":1}", "{\"a\":1,\"b\":2}", "b"},
+        {"{\"z\":1,\"a\":{\"x\":1}}", "{\"a\":{\"x\":2}}", "a.x"},
+        {"{\"a\":{\"x\":1},\"m\":1}", "{\"a\":{\"x\":1},\"z\":1}", "m"},
+        {"{\"a\":{\"x\":1},\"m\":1}", "{\"a\":{\"x\":1},\"b\":1,\"m\":1}", "b"},
+        {"{\"B\":1,\"a\":1}", "{\"B\":2,\"a\":2}", "B"},
+        {"{\"ab\":1,\"a\":1}", "{\"ab\":2,\"a\":2}", "a"},
+        {"{\"\xc3\xa9\":1,\"z\":1}", "{\"\xc3\xa9\":1,\"z\":2}", "z"},
+        /* arrays by index, extra elements at the first extra index */
+        {"{\"m\":[1,2,3]}", "{\"m\":[1,9,3,4]}", "m[1]"},
+        {"{\"m\":[1,2,3]}", "{\"m\":[1,2,3,4]}", "m[3]"},
+        {"{\"m\":[1,2,3]}", "{\"m\":[1]}", "m[1]"},
+        {"{\"m\":[]}", "{\"m\":[{}]}", "m[0]"},
+        {"{\"m\":[[1,[2]]]}", "{\"m\":[[1,[3]]]}", "m[0][1][0]"},
+        /* types */
+        {"{\"t\":1}", "{\"t\":1.0}", "t"},
+        {"{\"t\":true}", "{\"t\":false}", "t"},
+        {"{\"t\":null}", "{\"t\":{}}", "t"},
+        {"{\"t\":[]}", "{\"t\":{}}", "t"},
+        {"{\"t\":\"1\"}", "{\"t\":1}", "t"},
+        {"{\"t\":-0.0}", "{\"t\":0.0}", "t"},
+        {"{\"s\":\"a\\u0000b\"}", "{\"s\":\"a\\u0000c\"}", "s"},
+        /* keys that need quoting */
+        {"{\"a b\":{\"c.d\":1}}", "{\"a b\":{\"c.d\":2}}", "[\"a b\"][\"c.d\"]"},
+        {"{\"\":1}", "{\"\":2}", "[\"\"]"},
+        /* whole bodies */
+        {"[1]", "{}", "(body)"},
+        {"1", "2", "(body)"},
+        {"[1]", "[1,2]", "[1]"},
+        /* equal */
+        {"{\"a\":[1,{\"b\":null}]}", "{ \"a\" : [ 1 , { \"b\" : null } ] }", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lg_divergence d;
+        lg_err err = LG_ERR_INIT;
+        lg_match_request a = post(cases[i].a), b = post(cases[i].b);
+        lg_divergence_init(&d);
+        cr_assert_eq(lg_match_diff(NULL, &a, &b, NULL, 0, 0, &d, &err), 0, "%s", err.msg);
+        if (cases[i].path)
+            cr_expect_str_eq(d.path ? d.path : "(equal)", cases[i].path, "%s vs %s", cases[i].a,
+                             cases[i].b);
+        else
+            cr_expect_null(d.path, "%s vs %s: %s", cases[i].a, cases[i].b, d.path);
+        /* the reverse comparison finds the same place */
+        lg_divergence_release(&d);
+        cr_assert_eq(lg_match_diff(NULL, &b, &a, NULL, 0, 0, &d, &err), 0);
+        if (cases[i].path)
+            cr_expect_str_eq(d.path ? d.path : "(equal)", cases[i].path, "reverse %zu", i);
+        lg_divergence_release(&d);
+    }
+}
+
 Test(match, method_path_and_missing_recording)
 {
     lg_divergence d;

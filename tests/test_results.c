@@ -60,7 +60,7 @@ Test(results, run_lifecycle_and_outcomes_roundtrip)
 {
     lg_results *r = open_new("sub/dir/results.db"); /* parent directories are created */
     lg_err e = LG_ERR_INIT;
-    lg_run_info info = {0};
+    lg_run_record info = {0};
     info.suite_name = "refund-policy";
     info.mode = "replay";
     info.seed = 7;
@@ -108,19 +108,19 @@ Test(results, run_lifecycle_and_outcomes_roundtrip)
     cr_assert_eq(lg_results_run_finish(r, info.id, "finished", metrics, NULL, &e), 0);
     json_decref(metrics);
 
-    lg_run_info *got = NULL;
+    lg_run_record *got = NULL;
     cr_assert_eq(lg_results_run_get(r, "latest", &got, &e), 0, "%s", e.msg);
     cr_expect_str_eq(got->id, info.id);
     cr_expect_str_eq(got->status, "finished");
     cr_expect_str_eq(got->suite_name, "refund-policy");
     cr_expect_eq(got->seed, 7u);
     cr_expect_gt(got->finished_ms, 0);
-    lg_run_info_free(got);
+    lg_run_record_free(got);
     /* a unique prefix finds it too */
     char prefix[16];
     snprintf(prefix, sizeof prefix, "%.15s", info.id);
     cr_assert_eq(lg_results_run_get(r, prefix, &got, &e), 0, "%s", e.msg);
-    lg_run_info_free(got);
+    lg_run_record_free(got);
     json_t *m = NULL, *g = NULL;
     cr_assert_eq(lg_results_run_json(r, info.id, &m, &g, &e), 0);
     cr_expect_float_eq(json_real_value(json_object_get(m, "convergence_rate")), 0.5, 1e-12);
@@ -172,7 +172,7 @@ Test(results, merge_shards_and_refuse_conflicts)
 {
     lg_results *a = open_new("a.db"), *b = open_new("b.db"), *out = open_new("out.db");
     lg_err e = LG_ERR_INIT;
-    lg_run_info ia = {0}, ib = {0};
+    lg_run_record ia = {0}, ib = {0};
     snprintf(ia.id, sizeof ia.id, "shard-run");
     snprintf(ib.id, sizeof ib.id, "shard-run");
     ia.shard_index = 0;
@@ -202,7 +202,7 @@ Test(results, merge_shards_and_refuse_conflicts)
 
     /* a conflicting outcome for the same (run, case, trial) is refused whole */
     lg_results *c = open_new("c.db");
-    lg_run_info ic = {0};
+    lg_run_record ic = {0};
     snprintf(ic.id, sizeof ic.id, "shard-run");
     cr_assert_eq(lg_results_run_create(c, &ic, &e), 0);
     lg_outcome o = mk(0, 0, true); /* case 0 failed in a.db */

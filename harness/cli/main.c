@@ -17,6 +17,7 @@ const lg_cli_cmd lg_cli_commands[] = {
     {"version", cmd_version, "print the version", cmd_version_usage},
     {"cases", cmd_cases, "print the synthetic cases of a suite as JSONL", cmd_cases_usage},
     {"sim-server", cmd_sim_server, "serve a deterministic simulated model (OpenAI and Anthropic APIs)", cmd_sim_server_usage},
+    {"proxy", cmd_proxy, "record or replay the model calls of any program (standalone proxy)", cmd_proxy_usage},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -15,6 +15,7 @@ LG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/lg-e2e.XXXXXX")
 LG_PIDS=""
 
 lg_cleanup() {
+    [ -n "${LG_KEEP:-}" ] && { echo "kept $LG_TMP" >&2; LG_TMP=/nonexistent; }
     for p in $LG_PIDS; do
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done

@@ -16,6 +16,8 @@ const client = new Anthropic({
   apiKey: process.env.ANTHROPIC_API_KEY || 'sk-ant-loopgate-dummy',
   baseURL: process.env.ANTHROPIC_BASE_URL,
   maxRetries: opts.maxRetries,
+  // standalone `loopgate proxy` keeps one session per X-Loopgate-Session value
+  defaultHeaders: process.env.LOOPGATE_SESSION ? { 'X-Loopgate-Session': process.env.LOOPGATE_SESSION } : undefined,
 });
 
 const tools = [{ name: 'get_weather', description: 'Current weather for a city', input_schema: weatherSchema }];

@@ -15,6 +15,8 @@ const client = new OpenAI({
   apiKey: process.env.OPENAI_API_KEY || 'sk-loopgate-dummy',
   baseURL: process.env.OPENAI_BASE_URL,
   maxRetries: opts.maxRetries,
+  // standalone `loopgate proxy` keeps one session per X-Loopgate-Session value
+  defaultHeaders: process.env.LOOPGATE_SESSION ? { 'X-Loopgate-Session': process.env.LOOPGATE_SESSION } : undefined,
 });
 
 const tools = [{

@@ -1,0 +1,610 @@
+/*
+ * bench/bench_store.c - trace store benchmark (issue 3).
+ *
+ * Workload: a seeded generator of N sessions x K model calls in the OpenAI
+ * chat format. Each request carries the whole conversation so far: a shared
+ * ~1.5 KB system prompt and tool schemas, a ~300 B task, then for every
+ * earlier call the assistant's tool call and a ~400 B tool result. Each
+ * response is ~600 B with usage. Measured for K=8 and K=32 at the same N:
+ *   raw_bytes          JSON bytes of every request and response
+ *   zstd19_bytes       libzstd level 19 over the raw bytes laid end to end
+ *                      (one frame: the compression limit without structure)
+ *   store_bytes        size of the .lgt file after the writer closed it
+ *   bytes_per_call     store_bytes / (N*K)
+ *   write_calls_per_s  begin/append/commit of every session, --threads writers
+ *   read_calls_per_s   open each session and decode every request and response
+ * Prints one JSON object on stdout.
+ *
+ * usage: bench_store [--quick] [--sessions N] [--seed S] [--threads T]
+ *                    [--dir DIR] [--keep] [--compact]
+ */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/pcg.h"
+#include "recorder/store.h"
+
+/* Natural-language words, most frequent first; drawn with Zipf weights. */
+static const char *const vocab[] = {
+    "the", "to", "of", "and", "a", "in", "is", "it", "that", "for", "this", "with", "be", "on",
+    "not", "as", "we", "are", "you", "at", "or", "from", "by", "an", "if", "can", "will", "should",
+    "file", "test", "function", "error", "when", "which", "but", "all", "there", "so", "then",
+    "value", "return", "call", "use", "fix", "change", "case", "code", "tests", "one", "new",
+    "also", "only", "line", "now", "need", "after", "before", "into", "because", "each", "add",
+    "make", "check", "first", "list", "input", "output", "result", "parser", "config", "path",
+    "type", "string", "number", "empty", "missing", "wrong", "bug", "issue", "failing", "passes",
+    "update", "read", "write", "open", "close", "handle", "handler", "buffer", "length", "size",
+    "limit", "count", "index", "header", "field", "key", "name", "default", "option", "flag",
+    "module", "build", "run", "loop", "step", "state", "request", "response", "client", "server",
+    "cache", "timeout", "retry", "token", "user", "data", "table", "query", "row", "column",
+    "format", "parse", "encode", "decode", "stream", "chunk", "offset", "boundary", "unicode",
+    "newline", "whitespace", "trailing", "leading", "quote", "escape", "comment", "section",
+    "config", "version", "release", "previous", "next", "last", "same", "different", "instead",
+    "still", "again", "without", "between", "under", "over", "where", "while", "since", "until",
+    "expected", "actual", "assert", "crash", "leak", "memory", "pointer", "null", "overflow",
+    "regression", "coverage", "edge", "corner", "behaviour", "contract", "caller", "callee",
+};
+#define NVOCAB (sizeof vocab / sizeof vocab[0])
+
+/* Identifiers of the synthetic repository's code. */
+static const char *const idents[] = {
+    "ctx", "buf", "len", "i", "n", "rc", "err", "p", "line", "col", "cfg", "opts", "out", "in",
+    "key", "val", "node", "list", "item", "count", "limit", "size", "cap", "data", "str", "path",
+    "header", "field", "token", "state", "next", "prev", "head", "tail", "flags", "mode", "fd",
+    "parser", "reader", "writer", "stream", "chunk", "offset", "start", "end", "pos", "total",
+};
+#define NIDENTS (sizeof idents / sizeof idents[0])
+static const char *const modules[] = {"parse", "config", "http", "cache", "util", "cli", "store", "log"};
+static const char *const verbs[] = {"read", "write", "parse", "init", "free", "find", "add", "check", "next", "reset"};
+
+typedef struct zipf {
+    double cdf[NVOCAB];
+} zipf;
+
+static void zipf_init(zipf *z, size_t n, double s)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += 1.0 / pow((double)(i + 1), s);
+    double acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc += 1.0 / pow((double)(i + 1), s) / sum;
+        z->cdf[i] = acc;
+    }
+}
+
+static size_t zipf_draw(const zipf *z, size_t n, lg_pcg32 *r)
+{
+    double u = lg_pcg32_double(r);
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (z->cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static zipf words_zipf, idents_zipf;
+
+static const char system_prompt[] =
+    "You are Atlas, a careful software engineering agent working in a sandboxed repository. "
+    "Solve the user's task by calling the tools, one step at a time. Read before you write: "
+    "inspect files with read_file and search_code before changing them, and never guess an "
+    "API. Keep changes minimal. After every edit run the tests with run_tests and read the "
+    "failures. If a tool fails, adjust instead of repeating the same call. Stop when the tests "
+    "pass and summarise the change in two sentences.";
+
+static const char tools_json[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"read_file\",\"description\":\"Read lines "
+    "of a file\",\"parameters\":{\"type\":\"object\",\"properties\":{\"path\":{\"type\":"
+    "\"string\"},\"start\":{\"type\":\"integer\"},\"end\":{\"type\":\"integer\"}},\"required\":"
+    "[\"path\"]}}},{\"type\":\"function\",\"function\":{\"name\":\"search_code\",\"description\":"
+    "\"Search the repository for a regular expression\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"query\":{\"type\":\"string\"}},\"required\":[\"query\"]}}},{\"type\":"
+    "\"function\",\"function\":{\"name\":\"write_file\",\"description\":\"Replace lines of a "
+    "file\",\"parameters\":{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+    "\"start\":{\"type\":\"integer\"},\"end\":{\"type\":\"integer\"},\"text\":{\"type\":"
+    "\"string\"}},\"required\":[\"path\",\"start\",\"end\",\"text\"]}}},{\"type\":\"function\","
+    "\"function\":{\"name\":\"run_tests\",\"description\":\"Run the tests and return failures\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"}}}}}]";
+
+static const char *const tool_names[] = {"read_file", "search_code", "write_file", "run_tests"};
+
+/* The synthetic repository every session of the suite works on. */
+#define REPO_FILES 16
+#define REPO_LINES 160
+typedef struct repo {
+    char path[REPO_FILES][64];
+    lg_buf line[REPO_FILES][REPO_LINES];
+} repo;
+static repo the_repo;
+
+typedef struct call {
+    lg_buf req, resp;
+    lg_usage usage;
+} call;
+
+typedef struct session {
+    call *calls;
+    char key[32];
+} session;
+
+static void must(int rc)
+{
+    if (rc) {
+        fprintf(stderr, "bench_store: out of memory\n");
+        exit(3);
+    }
+}
+
+static const char *word(lg_pcg32 *r)
+{
+    return vocab[zipf_draw(&words_zipf, NVOCAB, r)];
+}
+
+static const char *ident(lg_pcg32 *r)
+{
+    return idents[zipf_draw(&idents_zipf, NIDENTS, r)];
+}
+
+static void words(lg_pcg32 *r, lg_buf *b, size_t bytes)
+{
+    size_t start = b->len;
+    while (b->len - start < bytes) {
+        must(lg_buf_append_str(b, word(r)));
+        uint32_t p = lg_pcg32_boundedrand(r, 14);
+        must(lg_buf_append_str(b, p == 0 ? ". " : p == 1 ? ", " : " "));
+    }
+}
+
+static void rand_id(lg_pcg32 *r, lg_buf *b, size_t n)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t i = 0; i < n; i++)
+        must(lg_buf_append_byte(b, a[lg_pcg32_boundedrand(r, 62)]));
+}
+
+/* One line of C-like code (JSON-safe: no quotes or backslashes). */
+static void code_line(lg_pcg32 *r, lg_buf *b, int depth)
+{
+    for (int i = 0; i < depth; i++)
+        must(lg_buf_append_str(b, "    "));
+    switch (lg_pcg32_boundedrand(r, 8)) {
+    case 0: must(lg_buf_appendf(b, "if (%s->%s > %s)", ident(r), ident(r), ident(r))); break;
+    case 1: must(lg_buf_appendf(b, "return %s_%s(%s, %s);", modules[lg_pcg32_boundedrand(r, 8)],
+                                verbs[lg_pcg32_boundedrand(r, 10)], ident(r), ident(r))); break;
+    case 2: must(lg_buf_appendf(b, "%s = %s + %u;", ident(r), ident(r), lg_pcg32_boundedrand(r, 16))); break;
+    case 3: must(lg_buf_appendf(b, "for (size_t %s = 0; %s < %s->%s; %s++) {", ident(r), ident(r),
+                                ident(r), ident(r), ident(r))); break;
+    case 4: must(lg_buf_appendf(b, "%s->%s = %s;", ident(r), ident(r), ident(r))); break;
+    case 5: must(lg_buf_appendf(b, "rc = %s_%s(%s->%s, &%s);", modules[lg_pcg32_boundedrand(r, 8)],
+                                verbs[lg_pcg32_boundedrand(r, 10)], ident(r), ident(r), ident(r))); break;
+    case 6: must(lg_buf_append_str(b, "}")); break;
+    default: must(lg_buf_appendf(b, "/* %s %s %s %s */", word(r), word(r), word(r), word(r))); break;
+    }
+}
+
+static void repo_init(uint64_t seed)
+{
+    lg_pcg32 r;
+    lg_pcg32_srandom(&r, seed, 0x7265706f);
+    for (int f = 0; f < REPO_FILES; f++) {
+        snprintf(the_repo.path[f], sizeof the_repo.path[f], "src/%s/%s_%s.c", modules[f % 8],
+                 modules[f % 8], verbs[lg_pcg32_boundedrand(&r, 10)]);
+        for (int l = 0; l < REPO_LINES; l++) {
+            lg_buf_init(&the_repo.line[f][l]);
+            code_line(&r, &the_repo.line[f][l], 1 + (int)lg_pcg32_boundedrand(&r, 3));
+        }
+    }
+}
+
+/* A tool call's arguments (JSON text escaped as a JSON string body). */
+static void tool_args(lg_pcg32 *r, int tool, int file, int start, lg_buf *b)
+{
+    if (tool == 0)
+        must(lg_buf_appendf(b, "{\\\"path\\\":\\\"%s\\\",\\\"start\\\":%d,\\\"end\\\":%d}",
+                            the_repo.path[file], start, start + 12));
+    else if (tool == 1)
+        must(lg_buf_appendf(b, "{\\\"query\\\":\\\"%s->%s\\\"}", ident(r), ident(r)));
+    else if (tool == 2) {
+        must(lg_buf_appendf(b, "{\\\"path\\\":\\\"%s\\\",\\\"start\\\":%d,\\\"end\\\":%d,"
+                               "\\\"text\\\":\\\"",
+                            the_repo.path[file], start, start + 2));
+        code_line(r, b, 1);
+        must(lg_buf_append_str(b, "\\\"}"));
+    } else
+        must(lg_buf_appendf(b, "{\\\"target\\\":\\\"tests/test_%s.c\\\"}", modules[file % 8]));
+}
+
+/* ~400 B of tool output as a JSON string body. */
+static void tool_result(lg_pcg32 *r, int tool, int file, int start, lg_buf *b)
+{
+    size_t s0 = b->len;
+    if (tool == 0) {
+        for (int l = start; b->len - s0 < 400; l++)
+            must(lg_buf_appendf(b, "%d: %s\\n", l + 1, the_repo.line[file][l % REPO_LINES].data));
+    } else if (tool == 1) {
+        while (b->len - s0 < 400) {
+            int f = (int)lg_pcg32_boundedrand(r, REPO_FILES), l = (int)lg_pcg32_boundedrand(r, REPO_LINES);
+            must(lg_buf_appendf(b, "%s:%d:%s\\n", the_repo.path[f], l + 1, the_repo.line[f][l].data));
+        }
+    } else if (tool == 2) {
+        must(lg_buf_appendf(b, "wrote 3 lines to %s\\n@@ -%d,3 +%d,3 @@\\n", the_repo.path[file],
+                            start, start));
+        for (int l = start; b->len - s0 < 400; l++)
+            must(lg_buf_appendf(b, " %s\\n", the_repo.line[file][l % REPO_LINES].data));
+    } else {
+        int pass = 0, failed = 0;
+        while (b->len - s0 < 360) {
+            bool ok = lg_pcg32_boundedrand(r, 5) != 0;
+            must(lg_buf_appendf(b, "test_%s_%s_%s ... %s\\n", modules[file % 8],
+                                verbs[lg_pcg32_boundedrand(r, 10)], ident(r), ok ? "ok" : "FAILED"));
+            pass += ok;
+            failed += !ok;
+        }
+        must(lg_buf_appendf(b, "%d passed, %d failed in %u.%02us\\n", pass, failed,
+                            lg_pcg32_boundedrand(r, 5), lg_pcg32_boundedrand(r, 100)));
+    }
+}
+
+static void gen_session(uint64_t seed, size_t idx, int k, session *s)
+{
+    lg_pcg32 r;
+    lg_buf task = LG_BUF_INIT, conv = LG_BUF_INIT;
+    int64_t created = 1735689600 + (int64_t)idx * 600;
+    size_t prompt_tokens_base;
+    int file;
+
+    lg_pcg32_srandom(&r, seed, lg_pcg32_mix(idx, (uint64_t)k));
+    snprintf(s->key, sizeof s->key, "%zu.0", idx);
+    s->calls = calloc((size_t)k, sizeof *s->calls);
+    if (!s->calls)
+        must(LG_ENOMEM);
+    file = (int)lg_pcg32_boundedrand(&r, REPO_FILES);
+    must(lg_buf_appendf(&task, "Task %zu: in %s, ", idx, the_repo.path[file]));
+    words(&r, &task, 270);
+    /* conv: the messages so far */
+    must(lg_buf_appendf(&conv, "{\"role\":\"system\",\"content\":\"%s\"},{\"role\":\"user\","
+                               "\"content\":\"%s\"}",
+                        system_prompt, task.data));
+    prompt_tokens_base = (strlen(system_prompt) + sizeof tools_json + task.len) / 4;
+    for (int c = 0; c < k; c++) {
+        call *cl = &s->calls[c];
+        lg_buf callid = LG_BUF_INIT, args = LG_BUF_INIT, msg = LG_BUF_INIT;
+        int tool = (int)lg_pcg32_boundedrand(&r, 4);
+        int f = lg_pcg32_boundedrand(&r, 3) ? file : (int)lg_pcg32_boundedrand(&r, REPO_FILES);
+        int start = (int)lg_pcg32_boundedrand(&r, REPO_LINES - 20);
+        bool last = c == k - 1;
+        int64_t ptok = (int64_t)(prompt_tokens_base + conv.len / 4);
+        int64_t ctok = 20 + lg_pcg32_boundedrand(&r, 60);
+
+        lg_buf_init(&cl->req);
+        lg_buf_init(&cl->resp);
+        must(lg_buf_append_str(&cl->req, "{\"messages\":["));
+        must(lg_buf_append(&cl->req, conv.data, conv.len));
+        must(lg_buf_appendf(&cl->req, "],\"model\":\"gpt-4o-2024-08-06\",\"temperature\":0.2,"
+                                      "\"tool_choice\":\"auto\",\"tools\":%s}",
+                            tools_json));
+        must(lg_buf_append_str(&callid, "call_"));
+        rand_id(&r, &callid, 24);
+        if (last) {
+            must(lg_buf_append_str(&msg, "{\"role\":\"assistant\",\"content\":\""));
+            words(&r, &msg, 200);
+            must(lg_buf_append_str(&msg, "\",\"refusal\":null}"));
+        } else {
+            tool_args(&r, tool, f, start, &args);
+            must(lg_buf_appendf(&msg,
+                                "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+                                "\"%s\",\"type\":\"function\",\"function\":{\"name\":\"%s\","
+                                "\"arguments\":\"%s\"}}],\"refusal\":null}",
+                                callid.data, tool_names[tool], args.data));
+        }
+        cl->usage.in = ptok;
+        cl->usage.out = ctok;
+        cl->usage.cached = c ? (ptok / 1024) * 1024 : 0;
+        must(lg_buf_append_str(&cl->resp, "{\"id\":\"chatcmpl-"));
+        rand_id(&r, &cl->resp, 29);
+        must(lg_buf_appendf(&cl->resp,
+                            "\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":"
+                            "\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,\"message\":%s,"
+                            "\"logprobs\":null,\"finish_reason\":\"%s\"}],\"usage\":{"
+                            "\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":"
+                            "%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld,"
+                            "\"audio_tokens\":0},\"completion_tokens_details\":{"
+                            "\"reasoning_tokens\":0,\"audio_tokens\":0,"
+                            "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}},"
+                            "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_",
+                            (long long)(created + c * 7), msg.data, last ? "stop" : "tool_calls",
+                            (long long)ptok, (long long)ctok, (long long)(ptok + ctok),
+                            (long long)cl->usage.cached));
+        rand_id(&r, &cl->resp, 10);
+        must(lg_buf_append_str(&cl->resp, "\"}"));
+        /* the next request carries this call and its result */
+        if (!last) {
+            must(lg_buf_appendf(&conv, ",%s,{\"role\":\"tool\",\"tool_call_id\":\"%s\","
+                                       "\"content\":\"",
+                                msg.data, callid.data));
+            tool_result(&r, tool, f, start, &conv);
+            must(lg_buf_append_str(&conv, "\"}"));
+        }
+        lg_buf_release(&callid);
+        lg_buf_release(&args);
+        lg_buf_release(&msg);
+    }
+    lg_buf_release(&task);
+    lg_buf_release(&conv);
+}
+
+typedef struct job {
+    lg_store *st;
+    session *ss;
+    size_t n, k, tid, nthreads;
+    int rc;
+    lg_err err;
+} job;
+
+static void *writer(void *arg)
+{
+    job *j = arg;
+    for (size_t i = j->tid; i < j->n && !j->rc; i += j->nthreads) {
+        lg_session_desc d = {j->ss[i].key, "bench", "bench", (int64_t)i, 0, 0};
+        lg_store_session *w;
+        if ((j->rc = lg_store_session_begin(j->st, &d, &w, &j->err)))
+            break;
+        for (size_t c = 0; c < j->k && !j->rc; c++) {
+            call *cl = &j->ss[i].calls[c];
+            lg_event ev = lg_event_make(LG_EVENT_MODEL);
+            ev.t_us = c * 900000;
+            ev.model.provider = "openai";
+            ev.model.method = "POST";
+            ev.model.path = "/v1/chat/completions";
+            ev.model.model = "gpt-4o-2024-08-06";
+            ev.model.request = (lg_bytes){cl->req.data, cl->req.len};
+            ev.model.fingerprint = lg_hash_bytes(cl->req.data, cl->req.len);
+            ev.model.status = 200;
+            ev.model.response = (lg_bytes){cl->resp.data, cl->resp.len};
+            ev.model.usage = cl->usage;
+            ev.model.latency_us = 800000 + c * 1000;
+            j->rc = lg_store_session_append(w, &ev, NULL, NULL, &j->err);
+        }
+        if (!j->rc) {
+            lg_event ev = lg_event_make(LG_EVENT_END);
+            ev.t_us = j->k * 900000;
+            ev.end.reason = "success";
+            ev.end.converged = true;
+            j->rc = lg_store_session_append(w, &ev, NULL, NULL, &j->err);
+        }
+        if (j->rc)
+            lg_store_session_abort(w);
+        else
+            j->rc = lg_store_session_commit(w, NULL, &j->err);
+    }
+    return NULL;
+}
+
+static void fail(const lg_err *e)
+{
+    fprintf(stderr, "bench_store: %s\n", e->msg);
+    exit(3);
+}
+
+static uint64_t file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+static bool no_peer;
+static int level;
+
+static void run_k(FILE *out, const char *dir, uint64_t seed, size_t n, size_t k, size_t nthreads,
+                  bool compact, bool keep)
+{
+    session *ss = calloc(n, sizeof *ss);
+    uint64_t raw = 0, t0, t1;
+    char path[4096];
+    lg_err err = LG_ERR_INIT;
+    lg_store *st;
+    double write_s, read_s, z_s;
+    size_t zlen;
+    lg_buf cat = LG_BUF_INIT;
+
+    if (!ss)
+        must(LG_ENOMEM);
+    for (size_t i = 0; i < n; i++) {
+        gen_session(seed, i, (int)k, &ss[i]);
+        for (size_t c = 0; c < k; c++) {
+            raw += ss[i].calls[c].req.len + ss[i].calls[c].resp.len;
+            must(lg_buf_append(&cat, ss[i].calls[c].req.data, ss[i].calls[c].req.len));
+            must(lg_buf_append(&cat, ss[i].calls[c].resp.data, ss[i].calls[c].resp.len));
+        }
+    }
+    /* the peer: zstd -19 over everything end to end */
+    {
+        size_t bound = ZSTD_compressBound(cat.len);
+        void *zb = malloc(bound);
+        if (!zb)
+            must(LG_ENOMEM);
+        t0 = lg_clock_mono_ns();
+        zlen = no_peer ? 0 : ZSTD_compress(zb, bound, cat.data, cat.len, 19);
+        z_s = (double)(lg_clock_mono_ns() - t0) / 1e9;
+        if (ZSTD_isError(zlen)) {
+            fprintf(stderr, "bench_store: zstd: %s\n", ZSTD_getErrorName(zlen));
+            exit(3);
+        }
+        free(zb);
+    }
+    lg_buf_release(&cat);
+
+    snprintf(path, sizeof path, "%s/store-k%zu.lgt", dir, k);
+    unlink(path);
+    if (lg_store_open(path, LG_STORE_WRITE, &st, &err))
+        fail(&err);
+    if (level)
+        lg_store_set_level(st, level);
+    t0 = lg_clock_mono_ns();
+    {
+        pthread_t th[16];
+        job jobs[16];
+        for (size_t t = 0; t < nthreads; t++) {
+            jobs[t] = (job){st, ss, n, k, t, nthreads, 0, LG_ERR_INIT};
+            pthread_create(&th[t], NULL, writer, &jobs[t]);
+        }
+        for (size_t t = 0; t < nthreads; t++) {
+            pthread_join(th[t], NULL);
+            if (jobs[t].rc)
+                fail(&jobs[t].err);
+        }
+    }
+    t1 = lg_clock_mono_ns();
+    write_s = (double)(t1 - t0) / 1e9;
+    lg_store_close(st);
+
+    /* read back every call and check it */
+    if (lg_store_open(path, LG_STORE_READ, &st, &err))
+        fail(&err);
+    t0 = lg_clock_mono_ns();
+    {
+        lg_session_list *l;
+        if (lg_store_list_sessions(st, NULL, &l, &err))
+            fail(&err);
+        if (l->n != n) {
+            fprintf(stderr, "bench_store: %zu sessions read back, %zu written\n", l->n, n);
+            exit(3);
+        }
+        for (size_t i = 0; i < l->n; i++) {
+            lg_session_reader *r;
+            size_t idx = (size_t)l->items[i].case_index;
+            if (lg_store_session_read(st, l->items[i].id, &r, &err))
+                fail(&err);
+            for (size_t c = 0; c < lg_session_reader_calls(r); c++) {
+                const lg_event *ev;
+                const call *want = &ss[idx].calls[c];
+                if (lg_session_reader_call(r, c, &ev, &err))
+                    fail(&err);
+                if (ev->model.request.len != want->req.len ||
+                    ev->model.response.len != want->resp.len ||
+                    memcmp(ev->model.request.data, want->req.data, want->req.len) ||
+                    memcmp(ev->model.response.data, want->resp.data, want->resp.len)) {
+                    fprintf(stderr, "bench_store: session %zu call %zu differs\n", idx, c);
+                    exit(3);
+                }
+            }
+            lg_session_reader_free(r);
+        }
+        lg_session_list_free(l);
+    }
+    t1 = lg_clock_mono_ns();
+    read_s = (double)(t1 - t0) / 1e9;
+    lg_store_close(st);
+
+    uint64_t sb = file_size(path);
+    fprintf(out,
+            "{\"raw_bytes\": %llu, \"zstd19_bytes\": %zu, \"store_bytes\": %llu, "
+            "\"bytes_per_call\": %.1f, \"write_calls_per_s\": %.0f, \"read_calls_per_s\": %.0f, "
+            "\"sessions\": %zu, \"calls\": %zu, \"raw_over_store\": %.1f, "
+            "\"zstd19_seconds\": %.2f",
+            (unsigned long long)raw, zlen, (unsigned long long)sb, (double)sb / (double)(n * k),
+            (double)(n * k) / write_s, (double)(n * k) / read_s, n, n * k,
+            (double)raw / (double)sb, z_s);
+    if (compact) {
+        lg_store_stats before, after;
+        t0 = lg_clock_mono_ns();
+        if (lg_store_compact(path, &before, &after, &err))
+            fail(&err);
+        fprintf(out, ", \"compacted_bytes\": %llu, \"compact_seconds\": %.2f",
+                (unsigned long long)file_size(path),
+                (double)(lg_clock_mono_ns() - t0) / 1e9);
+    }
+    fprintf(out, "}");
+    if (!keep)
+        unlink(path);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < k; c++) {
+            lg_buf_release(&ss[i].calls[c].req);
+            lg_buf_release(&ss[i].calls[c].resp);
+        }
+        free(ss[i].calls);
+    }
+    free(ss);
+}
+
+static const char usage[] =
+    "usage: bench_store [--quick] [--sessions N] [--seed S] [--threads T] [--dir DIR] [--keep]\n"
+    "                   [--compact]\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"quick", no_argument, NULL, 'q'},       {"sessions", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},  {"threads", required_argument, NULL, 't'},
+        {"dir", required_argument, NULL, 'd'},   {"keep", no_argument, NULL, 'k'},
+        {"compact", no_argument, NULL, 'c'},     {"help", no_argument, NULL, 'h'},
+        {"no-peer", no_argument, NULL, 'P'},     {"level", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
+    };
+    size_t n = 200, threads = 2;
+    uint64_t seed = 42;
+    bool quick = false, keep = false, compact = false;
+    char tmpl[] = "/tmp/bench_store.XXXXXX";
+    const char *dir = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'q': quick = true; break;
+        case 'n': n = strtoul(optarg, &end, 10); if (*end || !n) goto bad; break;
+        case 's': seed = strtoull(optarg, &end, 10); if (*end) goto bad; break;
+        case 't': threads = strtoul(optarg, &end, 10); if (*end || !threads || threads > 16) goto bad; break;
+        case 'd': dir = optarg; break;
+        case 'k': keep = true; break;
+        case 'c': compact = true; break;
+        case 'P': no_peer = true; break;
+        case 'L': level = atoi(optarg); break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: goto bad;
+        }
+    }
+    if (quick && n == 200)
+        n = 20;
+    zipf_init(&words_zipf, NVOCAB, 1.0);
+    zipf_init(&idents_zipf, NIDENTS, 1.0);
+    repo_init(seed);
+    if (!dir) {
+        if (!mkdtemp(tmpl)) {
+            perror("bench_store: mkdtemp");
+            return 3;
+        }
+        dir = tmpl;
+    }
+    printf("{\"bench\": \"store\", \"seed\": %llu, \"sessions\": %zu, \"threads\": %zu, "
+           "\"quick\": %s, \"k8\": ",
+           (unsigned long long)seed, n, threads, quick ? "true" : "false");
+    run_k(stdout, dir, seed, n, 8, threads, compact, keep);
+    printf(", \"k32\": ");
+    run_k(stdout, dir, seed, n, 32, threads, compact, keep);
+    printf("}\n");
+    if (dir == tmpl && !keep)
+        rmdir(tmpl);
+    return 0;
+bad:
+    fputs(usage, stderr);
+    return 2;
+}

@@ -1,0 +1,1087 @@
+/*
+ * recorder/proxy.c - record/replay proxy; see proxy.h.
+ *
+ * A request is routed in httpd's event thread: its session is found, the
+ * body redacted and fingerprinted, and the action decided under the
+ * session's lock (so call numbers follow arrival order). A replay at fast
+ * pace is answered right there; anything that waits (upstream, pacing)
+ * runs in an httpd worker.
+ */
+#include "proxy.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "recorder/httpd.h"
+#include "recorder/proxy_int.h"
+#include "recorder/sse.h"
+#include "recorder/upstream.h"
+
+#define BODY_CAP ((size_t)256 << 20)
+
+typedef struct psession {
+    struct psession *next;
+    char token[LG_PROXY_TOKEN_MAX];
+    char *key;
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    int inflight;
+    bool closing;
+    lg_store_session *w;     /* writer, or NULL */
+    lg_session_reader *rd;   /* the recording, or NULL */
+    size_t nrec;
+    lg_hash128 *rec_fp;
+    unsigned char *consumed;
+    size_t next_call;
+    bool live;               /* after a LIVE divergence: everything goes upstream */
+    uint64_t t0;
+    lg_proxy_report rep;     /* counters */
+    lg_buf msg;
+} psession;
+
+struct lg_proxy {
+    lg_proxy_opts o;
+    char *default_session;
+    lg_httpd *h;
+    lg_upstream *up;
+    pthread_mutex_t mu;
+    psession *sessions;
+    uint64_t seq;
+};
+
+enum action { ACT_NONE, ACT_FORWARD, ACT_RECORD, ACT_REPLAY };
+
+typedef struct reqctx {
+    lg_proxy *p;
+    psession *s;
+    char *target; /* upstream path and query */
+    uint64_t t0;
+    size_t call;
+    enum action act;
+    size_t rec_index;
+    lg_buf redacted;
+    lg_hash128 fp;
+} reqctx;
+
+/* -------------------------------------------------------------- reports */
+
+void lg_proxy_report_release(lg_proxy_report *r)
+{
+    if (!r)
+        return;
+    free(r->message);
+    r->message = NULL;
+}
+
+static void report_add(lg_proxy_report *total, const lg_proxy_report *r)
+{
+    total->calls += r->calls;
+    total->replayed += r->replayed;
+    total->upstream += r->upstream;
+    total->divergences += r->divergences;
+    total->unused += r->unused;
+    total->events += r->events;
+    total->committed |= r->committed;
+    if (r->message) {
+        size_t a = total->message ? strlen(total->message) : 0, b = strlen(r->message);
+        char *m = realloc(total->message, a + b + 1);
+        if (m) {
+            memcpy(m + a, r->message, b + 1);
+            total->message = m;
+        }
+    }
+}
+
+/* -------------------------------------------------------------- sessions */
+
+static void session_free(psession *s)
+{
+    if (!s)
+        return;
+    lg_store_session_abort(s->w);
+    lg_session_reader_free(s->rd);
+    free(s->rec_fp);
+    free(s->consumed);
+    free(s->key);
+    lg_buf_release(&s->msg);
+    free(s->rep.message);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static bool replays(const lg_proxy *p)
+{
+    return p->o.mode == LG_PROXY_REPLAY || p->o.mode == LG_PROXY_RECORD_MISSING;
+}
+
+static bool may_write(const lg_proxy *p)
+{
+    return p->o.mode == LG_PROXY_RECORD || p->o.mode == LG_PROXY_RECORD_MISSING ||
+           (p->o.mode == LG_PROXY_REPLAY && p->o.on_divergence == LG_PROXY_DIVERGE_LIVE);
+}
+
+/* Loads the recording of `s->key` and fingerprints its calls under the
+ * current match config. A missing recording is an empty one. */
+static int load_recording(lg_proxy *p, psession *s, lg_err *err)
+{
+    int64_t id;
+    lg_err e = LG_ERR_INIT;
+    int rc = lg_store_find_session(p->o.store, s->key, &id, &e);
+    if (rc == LG_ENOENT)
+        return 0;
+    if (rc) {
+        LG_ERR(err, e.code, "%s", e.msg);
+        return rc;
+    }
+    if ((rc = lg_store_session_read(p->o.store, id, &s->rd, err)))
+        return rc;
+    s->nrec = lg_session_reader_calls(s->rd);
+    s->rec_fp = calloc(s->nrec ? s->nrec : 1, sizeof *s->rec_fp);
+    s->consumed = calloc(LG_MATCH_BITMAP_BYTES(s->nrec) + 1, 1);
+    if (!s->rec_fp || !s->consumed)
+        return LG_ERR(err, LG_ENOMEM, "proxy: out of memory loading session '%s'", s->key);
+    for (size_t i = 0; i < s->nrec; i++) {
+        const lg_event *ev;
+        if ((rc = lg_session_reader_call(s->rd, i, &ev, err)))
+            return rc;
+        lg_match_request mr = {ev->model.method, ev->model.path, ev->model.request.data,
+                               ev->model.request.len};
+        if ((rc = lg_match_fingerprint(p->o.match, &mr, &s->rec_fp[i], err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* Creates a session and links it; p->mu must NOT be held. */
+static int session_create(lg_proxy *p, const lg_session_desc *desc, psession **out, lg_err *err)
+{
+    int rc;
+    *out = NULL;
+    if (!desc || !desc->key || !*desc->key)
+        return LG_ERR(err, LG_EUSAGE, "proxy: a session needs a key");
+    psession *s = calloc(1, sizeof *s);
+    if (!s || !(s->key = strdup(desc->key))) {
+        free(s);
+        return LG_ERR(err, LG_ENOMEM, "proxy: out of memory");
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    lg_buf_init(&s->msg);
+    s->t0 = lg_clock_mono_ns();
+    if (p->o.store && may_write(p) && (rc = lg_store_session_begin(p->o.store, desc, &s->w, err)))
+        goto fail;
+    if (replays(p) && (rc = load_recording(p, s, err)))
+        goto fail;
+    pthread_mutex_lock(&p->mu);
+    for (psession *o = p->sessions; o; o = o->next) {
+        if (strcmp(o->key, s->key) == 0) {
+            pthread_mutex_unlock(&p->mu);
+            rc = LG_ERR(err, LG_EUSAGE, "proxy: session '%s' is already open", s->key);
+            goto fail;
+        }
+    }
+    uint64_t seq = ++p->seq;
+    unsigned char seed[64];
+    int n = snprintf((char *)seed, sizeof seed, "%p:%llu", (void *)p, (unsigned long long)seq);
+    lg_hash128 h = lg_hash_bytes(seed, (size_t)n);
+    snprintf(s->token, sizeof s->token, "%llx%012llx", (unsigned long long)seq,
+             (unsigned long long)(h.lo & 0xffffffffffffULL));
+    s->next = p->sessions;
+    p->sessions = s;
+    pthread_mutex_unlock(&p->mu);
+    *out = s;
+    return 0;
+fail:
+    session_free(s);
+    return rc;
+}
+
+/* Finds an open session by token or key and counts a request in flight. */
+static psession *session_acquire(lg_proxy *p, const char *token, size_t tlen, const char *key)
+{
+    psession *s;
+    pthread_mutex_lock(&p->mu);
+    for (s = p->sessions; s; s = s->next) {
+        if (token ? strlen(s->token) == tlen && memcmp(s->token, token, tlen) == 0
+                  : strcmp(s->key, key) == 0)
+            break;
+    }
+    if (s) {
+        pthread_mutex_lock(&s->mu);
+        bool closing = s->closing;
+        if (!closing)
+            s->inflight++;
+        pthread_mutex_unlock(&s->mu);
+        if (closing)
+            s = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+static void session_release(psession *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (--s->inflight == 0 && s->closing)
+        pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int lg_proxy_session_open(lg_proxy *p, const lg_session_desc *desc,
+                          char token[LG_PROXY_TOKEN_MAX], lg_err *err)
+{
+    psession *s;
+    int rc = session_create(p, desc, &s, err);
+    if (rc)
+        return rc;
+    memcpy(token, s->token, LG_PROXY_TOKEN_MAX);
+    return 0;
+}
+
+/* Waits for in-flight requests, commits or discards, reports, frees. */
+static int session_finish(lg_proxy *p, psession *s, lg_proxy_report *rep, lg_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    while (s->inflight > 0)
+        pthread_cond_wait(&s->idle, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    if (s->rd) {
+        s->rep.unused = lg_match_unused(s->consumed, s->nrec, NULL, 0);
+        if (s->rep.unused) {
+            size_t before = s->msg.len;
+            if (lg_match_unused_message(s->key, s->consumed, s->nrec, &s->msg) == 0)
+                lg_warn("proxy: %.*s", (int)(s->msg.len - before - 1), s->msg.data + before);
+        }
+    }
+    bool commit = s->w && (p->o.mode == LG_PROXY_RECORD || s->rep.upstream > 0);
+    if (commit) {
+        rc = lg_store_session_commit(s->w, NULL, err);
+        s->rep.committed = rc == 0;
+        if (rc)
+            lg_err_prefix(err, "session '%s'", s->key);
+    } else {
+        lg_store_session_abort(s->w);
+    }
+    s->w = NULL;
+    if (rep) {
+        *rep = s->rep;
+        rep->message = s->msg.len ? lg_buf_take(&s->msg, NULL) : NULL;
+    }
+    session_free(s);
+    return rc;
+}
+
+int lg_proxy_session_close(lg_proxy *p, const char *token, lg_proxy_report *rep, lg_err *err)
+{
+    psession **pp, *s = NULL;
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    pthread_mutex_lock(&p->mu);
+    for (pp = &p->sessions; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->token, token) == 0) {
+            s = *pp;
+            *pp = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!s)
+        return LG_ERR(err, LG_ENOENT, "proxy: no open session with token '%s'", token);
+    return session_finish(p, s, rep, err);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static int respond_json(lg_httpd_req *r, int status, const lg_buf *body, bool no_retry)
+{
+    lg_http_headers hd = LG_HTTP_HEADERS_INIT;
+    int rc = lg_http_headers_add(&hd, "Content-Type", "application/json");
+    if (!rc && no_retry)
+        rc = lg_http_headers_add(&hd, "x-should-retry", "false");
+    if (!rc)
+        rc = lg_httpd_respond(r, status, &hd, body->data, body->len, NULL);
+    lg_http_headers_release(&hd);
+    return rc;
+}
+
+static void respond_problem(lg_httpd_req *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void respond_problem(lg_httpd_req *r, int status, const char *type, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lg_http_headers hd = LG_HTTP_HEADERS_INIT;
+    (void)!lg_http_headers_add(&hd, "x-should-retry", "false");
+    (void)!lg_httpd_respond_error(r, status, &hd, type, msg, NULL);
+    lg_http_headers_release(&hd);
+}
+
+/* Kept response headers as a JSON object (lowercase names; repeated fields
+ * joined with ", "); secrets and date dropped. Returns owned text or NULL. */
+static char *headers_json(const lg_proxy *p, const lg_http_headers *h)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        const char *name = h->v[i].name;
+        if (lg_redact_header_dropped(p->o.redact, name) || strcasecmp(name, "date") == 0 ||
+            lg_http_is_hop_by_hop(name))
+            continue;
+        char low[128];
+        size_t n = strlen(name);
+        if (n >= sizeof low)
+            continue;
+        for (size_t k = 0; k <= n; k++)
+            low[k] = (char)((name[k] >= 'A' && name[k] <= 'Z') ? name[k] + 32 : name[k]);
+        const char *old = lg_json_str(o, low, NULL);
+        if (old) {
+            lg_buf b = LG_BUF_INIT;
+            if (lg_buf_appendf(&b, "%s, %s", old, h->v[i].value) == 0)
+                json_object_set_new(o, low, json_string(lg_buf_cstr(&b)));
+            lg_buf_release(&b);
+        } else {
+            json_object_set_new(o, low, json_string(h->v[i].value));
+        }
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+static int headers_from_json(const char *text, lg_http_headers *out)
+{
+    if (!text)
+        return 0;
+    json_t *o = json_loads(text, 0, NULL);
+    const char *k;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(o, k, v) {
+        if (json_is_string(v) && !rc)
+            rc = lg_http_headers_add(out, k, json_string_value(v));
+    }
+    json_decref(o);
+    return rc;
+}
+
+static uint64_t since_us(uint64_t t0) { return (lg_clock_mono_ns() - t0) / 1000; }
+
+static void store_event(psession *s, lg_event *ev)
+{
+    if (!s->w)
+        return;
+    lg_err e = LG_ERR_INIT;
+    if (lg_store_session_append(s->w, ev, NULL, NULL, &e))
+        lg_warn("proxy: session '%s': cannot store an event: %s", s->key, e.msg);
+}
+
+/* ------------------------------------------------------------- replay */
+
+/* Serves a recorded call: same status, kept headers and bytes; a stream
+ * chunk by chunk (each its own write), optionally at the recorded pace; a
+ * recorded cut cuts again. */
+static void serve_recorded(lg_proxy *p, lg_httpd_req *r, const lg_model_event *m, uint64_t t0)
+{
+    lg_http_headers hd = LG_HTTP_HEADERS_INIT;
+    lg_err err = LG_ERR_INIT;
+    bool cut = m->fault && strcmp(m->fault, "cut") == 0;
+    if (headers_from_json(m->headers, &hd)) {
+        respond_problem(r, 500, "loopgate_internal", "out of memory");
+        return;
+    }
+    if (!m->chunks && !cut) {
+        if (lg_httpd_respond(r, m->status, &hd, m->response.data, m->response.len, &err))
+            lg_warn("proxy: %s", err.msg);
+        lg_http_headers_release(&hd);
+        return;
+    }
+    lg_httpd_stream *st;
+    if (lg_httpd_stream_begin(r, m->status, &hd, -1, &st, &err)) {
+        lg_warn("proxy: %s", err.msg);
+        lg_http_headers_release(&hd);
+        return;
+    }
+    lg_http_headers_release(&hd);
+    if (!m->chunks) {
+        (void)!lg_httpd_stream_write(st, m->response.data, m->response.len);
+    } else {
+        size_t off = 0;
+        for (size_t i = 0; i < m->n_chunks; i++) {
+            if (p->o.pace == LG_PROXY_PACE_RECORDED) {
+                uint64_t due = t0 + m->chunks[i].t_us * 1000ull, now = lg_clock_mono_ns();
+                if (due > now)
+                    lg_clock_sleep_ns(due - now);
+            }
+            if (lg_httpd_stream_write(st, m->response.data + off, m->chunks[i].len))
+                break;
+            off += m->chunks[i].len;
+        }
+    }
+    lg_httpd_stream_end(st, !cut);
+}
+
+static void do_replay(reqctx *c, lg_httpd_req *r)
+{
+    psession *s = c->s;
+    const lg_event *ev;
+    lg_err err = LG_ERR_INIT;
+    if (lg_session_reader_call(s->rd, c->rec_index, &ev, &err)) {
+        respond_problem(r, 500, "loopgate_store_error", "session '%s', call %zu: %s", s->key,
+                        c->call, err.msg);
+        return;
+    }
+    serve_recorded(c->p, r, &ev->model, c->t0);
+    if (s->w) { /* record-missing: the new session keeps what was replayed */
+        lg_event copy = *ev;
+        copy.t_us = (c->t0 - s->t0) / 1000;
+        store_event(s, &copy);
+    }
+}
+
+/* Reports a divergence; answers 409 unless `live`. */
+static void diverge(reqctx *c, lg_httpd_req *r, size_t idx, bool live)
+{
+    lg_proxy *p = c->p;
+    psession *s = c->s;
+    lg_divergence d;
+    lg_err err = LG_ERR_INIT;
+    lg_divergence_init(&d);
+    const lg_event *rev = NULL;
+    lg_match_request rec, in = {lg_httpd_req_method(r), c->target, c->redacted.data,
+                                c->redacted.len};
+    if (idx != SIZE_MAX && lg_session_reader_call(s->rd, idx, &rev, &err) == 0) {
+        rec.method = rev->model.method;
+        rec.path = rev->model.path;
+        rec.body = rev->model.request.data;
+        rec.body_len = rev->model.request.len;
+    }
+    lg_buf msg = LG_BUF_INIT, body = LG_BUF_INIT;
+    if (lg_match_diff(p->o.match, rev ? &rec : NULL, &in, s->key, (long long)c->call,
+                      rev ? (long long)idx : -1, &d, &err) ||
+        lg_divergence_message(&d, &msg)) {
+        respond_problem(r, 500, "loopgate_internal", "cannot build the divergence report: %s",
+                        err.msg);
+        goto out;
+    }
+    lg_warn("proxy: %.*s", (int)(msg.len ? msg.len - 1 : 0), lg_buf_cstr(&msg));
+    pthread_mutex_lock(&s->mu);
+    s->rep.divergences++;
+    (void)!lg_buf_append(&s->msg, msg.data, msg.len);
+    pthread_mutex_unlock(&s->mu);
+    lg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = LG_EVENT_DIVERGENCE;
+    ev.t_us = (c->t0 - s->t0) / 1000;
+    ev.divergence.call = (int64_t)c->call;
+    ev.divergence.path = d.path ? d.path : "(body)";
+    ev.divergence.diff = d.diff;
+    store_event(s, &ev);
+    if (p->o.on_diverge)
+        p->o.on_diverge(p->o.ud, s->key, &d);
+    if (!live) {
+        if (lg_divergence_error_body(&d, &body, &err) || respond_json(r, 409, &body, true))
+            respond_problem(r, 409, "loopgate_divergence", "%s", lg_buf_cstr(&msg));
+    }
+out:
+    lg_buf_release(&msg);
+    lg_buf_release(&body);
+    lg_divergence_release(&d);
+}
+
+/* ------------------------------------------------------------- upstream */
+
+typedef struct fwd {
+    reqctx *c;
+    lg_httpd_req *r;
+    lg_httpd_stream *st;
+    bool sse, client_gone, record;
+    int status;
+    lg_http_headers hdrs;  /* as sent to the client */
+    lg_buf raw;            /* non-SSE body as received */
+    lg_buf stored;         /* what the store gets (redacted) */
+    lg_chunk *chunks;
+    size_t nchunks, cap;
+    lg_sse *framer;
+    lg_pusage *usage;
+    bool oom;
+} fwd;
+
+static int fwd_head(void *ud, int status, const lg_http_headers *h)
+{
+    fwd *f = ud;
+    f->status = status;
+    if (lg_http_headers_copy(&f->hdrs, h))
+        return -1;
+    const char *ct = lg_http_headers_get(h, "content-type");
+    f->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+    if (f->sse) {
+        lg_err err = LG_ERR_INIT;
+        f->framer = lg_sse_new(0);
+        if (!f->framer || lg_httpd_stream_begin(f->r, status, h, -1, &f->st, &err)) {
+            lg_warn("proxy: %s", err.code ? err.msg : "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int fwd_event(const lg_sse_event *ev, void *ctx)
+{
+    fwd *f = ctx;
+    if (!f->client_gone && lg_httpd_stream_write(f->st, ev->raw, ev->raw_len))
+        f->client_gone = true; /* keep recording what upstream sends */
+    if (f->usage)
+        lg_pusage_event(f->usage, ev->event, ev->data, ev->data_len);
+    if (!f->record)
+        return 0;
+    size_t before = f->stored.len;
+    lg_err err = LG_ERR_INIT;
+    if (lg_redact_sse_event(f->c->p->o.redact, ev->raw, ev->raw_len, &f->stored, NULL, &err)) {
+        f->oom = true;
+        return 0;
+    }
+    if (f->stored.len == before)
+        return 0;
+    if (f->nchunks == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 64;
+        lg_chunk *nc = realloc(f->chunks, ncap * sizeof *nc);
+        if (!nc) {
+            f->oom = true;
+            return 0;
+        }
+        f->chunks = nc;
+        f->cap = ncap;
+    }
+    f->chunks[f->nchunks].len = f->stored.len - before;
+    f->chunks[f->nchunks].t_us = since_us(f->c->t0);
+    f->nchunks++;
+    return 0;
+}
+
+static int fwd_body(void *ud, const char *data, size_t len)
+{
+    fwd *f = ud;
+    if (f->sse) {
+        lg_err err = LG_ERR_INIT;
+        if (lg_sse_feed(f->framer, data, len, fwd_event, f, &err)) {
+            lg_warn("proxy: %s", err.msg);
+            return -1;
+        }
+        return 0;
+    }
+    return lg_buf_append(&f->raw, data, len) ? -1 : 0;
+}
+
+static bool fwd_cancelled(void *ud)
+{
+    fwd *f = ud;
+    return lg_httpd_stopping(lg_httpd_req_server(f->r));
+}
+
+static void do_upstream(reqctx *c, lg_httpd_req *r)
+{
+    lg_proxy *p = c->p;
+    psession *s = c->s;
+    fwd f;
+    lg_err err = LG_ERR_INIT;
+    char *hjson = NULL;
+    memset(&f, 0, sizeof f);
+    f.c = c;
+    f.r = r;
+    f.record = c->act == ACT_RECORD && s->w;
+    lg_http_headers_init(&f.hdrs);
+    lg_buf_init_capped(&f.raw, BODY_CAP);
+    lg_buf_init_capped(&f.stored, BODY_CAP);
+    size_t blen;
+    const char *body = lg_httpd_req_body(r, &blen);
+    f.usage = lg_pusage_new(c->target, body, blen);
+    lg_upstream_sink sink = {fwd_head, fwd_body, fwd_cancelled, &f};
+    lg_upstream_result res;
+    pthread_mutex_lock(&s->mu);
+    s->rep.upstream++;
+    pthread_mutex_unlock(&s->mu);
+    if (lg_upstream_call(p->up, lg_httpd_req_method(r), c->target, lg_httpd_req_headers(r), body,
+                         blen, &sink, &res, &err)) {
+        respond_problem(r, 400, "loopgate_bad_request", "%s", err.msg);
+        goto out;
+    }
+    const char *fault = lg_upstream_fault_name(res.fault);
+    if (f.sse) {
+        lg_err e2 = LG_ERR_INIT;
+        (void)!lg_sse_finish(f.framer, fwd_event, &f, &e2);
+        lg_httpd_stream_end(f.st, res.fault == LG_UPSTREAM_OK);
+        f.st = NULL;
+    } else if (res.head_delivered) {
+        lg_pusage_body(f.usage, f.raw.data, f.raw.len);
+        if (res.fault == LG_UPSTREAM_OK) {
+            if (lg_httpd_respond(r, f.status, &f.hdrs, f.raw.data, f.raw.len, &err))
+                lg_warn("proxy: %s", err.msg);
+        } else {
+            lg_httpd_stream *st;
+            if (lg_httpd_stream_begin(r, f.status, &f.hdrs, -1, &st, &err) == 0) {
+                (void)!lg_httpd_stream_write(st, f.raw.data, f.raw.len);
+                lg_httpd_stream_end(st, false);
+            }
+        }
+        if (f.record && lg_redact_body(p->o.redact, f.raw.data, f.raw.len, &f.stored, NULL, &err))
+            f.oom = true;
+    } else {
+        /* no response at all: answer as a gateway, and record that answer */
+        int status = res.fault == LG_UPSTREAM_TIMEOUT ? 504 : 502;
+        json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "loopgate_upstream_fault",
+                              "fault", fault ? fault : "error", "message",
+                              res.detail[0] ? res.detail : "no response from upstream");
+        lg_buf_reset(&f.raw);
+        if (!j || lg_json_dump_canonical(j, &f.raw, NULL) || respond_json(r, status, &f.raw, false))
+            respond_problem(r, status, "loopgate_upstream_fault", "%s", res.detail);
+        json_decref(j);
+        f.status = status;
+        lg_http_headers_release(&f.hdrs);
+        (void)!lg_http_headers_add(&f.hdrs, "content-type", "application/json");
+        lg_buf_reset(&f.stored);
+        if (f.record && lg_buf_append(&f.stored, f.raw.data, f.raw.len))
+            f.oom = true;
+        lg_warn("proxy: session '%s', call %zu: upstream %s: %s", s->key, c->call,
+                fault ? fault : "error", res.detail);
+    }
+    if (!f.record)
+        goto out;
+    if (f.oom) {
+        lg_warn("proxy: session '%s', call %zu: response too large to record", s->key, c->call);
+        goto out;
+    }
+    hjson = headers_json(p, &f.hdrs);
+    lg_pusage_result u;
+    lg_pusage_get(f.usage, &u);
+    lg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = LG_EVENT_MODEL;
+    ev.t_us = (c->t0 - s->t0) / 1000;
+    ev.model.provider = u.provider;
+    ev.model.method = lg_httpd_req_method(r);
+    ev.model.path = c->target;
+    ev.model.model = u.model[0] ? u.model : NULL;
+    ev.model.request.data = c->redacted.data;
+    ev.model.request.len = c->redacted.len;
+    ev.model.fingerprint = c->fp;
+    ev.model.status = f.status;
+    ev.model.fault = fault;
+    ev.model.headers = hjson;
+    ev.model.response.data = f.stored.data;
+    ev.model.response.len = f.stored.len;
+    ev.model.chunks = f.sse ? f.chunks : NULL;
+    ev.model.n_chunks = f.sse ? f.nchunks : 0;
+    ev.model.usage.in = u.in;
+    ev.model.usage.out = u.out;
+    ev.model.usage.cached = u.cached;
+    ev.model.latency_us = res.total_us;
+    store_event(s, &ev);
+out:
+    if (f.st)
+        lg_httpd_stream_end(f.st, false);
+    free(hjson);
+    lg_pusage_free(f.usage);
+    lg_sse_free(f.framer);
+    free(f.chunks);
+    lg_buf_release(&f.raw);
+    lg_buf_release(&f.stored);
+    lg_http_headers_release(&f.hdrs);
+}
+
+/* ------------------------------------------------------------- events */
+
+static const char *opt_str(const json_t *j, const char *k) { return lg_json_str(j, k, NULL); }
+
+static int dump_opt(const json_t *j, const char *k, lg_buf *scratch, const char **out, lg_err *err)
+{
+    const json_t *v = json_object_get(j, k);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    lg_buf_reset(scratch);
+    if (lg_json_dump_canonical(v, scratch, err))
+        return LG_ENOMEM;
+    *out = lg_buf_cstr(scratch);
+    return 0;
+}
+
+int lg_proxy_event_from_json(const json_t *j, lg_event *ev, lg_buf scratch[3], lg_err *err)
+{
+    memset(ev, 0, sizeof *ev);
+    if (!json_is_object(j))
+        return LG_ERR(err, LG_EINPUT, "event: the body must be a JSON object with a \"type\"");
+    const char *type = opt_str(j, "type");
+    if (!type)
+        return LG_ERR(err, LG_EINPUT, "event: missing \"type\" (iteration, invariant, note, "
+                      "end, tool or verify)");
+#define NEED_STR(field, dst)                                                                  \
+    do {                                                                                      \
+        if (!((dst) = opt_str(j, field)))                                                     \
+            return LG_ERR(err, LG_EINPUT, "event '%s': \"%s\" must be a string", type, field); \
+    } while (0)
+    if (strcmp(type, "iteration") == 0) {
+        const json_t *ix = json_object_get(j, "index");
+        if (!json_is_integer(ix))
+            return LG_ERR(err, LG_EINPUT, "event 'iteration': \"index\" must be an integer");
+        ev->kind = LG_EVENT_ITERATION;
+        ev->iteration.index = json_integer_value(ix);
+        return dump_opt(j, "state", &scratch[0], &ev->iteration.state, err);
+    }
+    if (strcmp(type, "invariant") == 0) {
+        ev->kind = LG_EVENT_INVARIANT;
+        NEED_STR("name", ev->invariant.name);
+        if (!json_is_boolean(json_object_get(j, "pass")))
+            return LG_ERR(err, LG_EINPUT, "event 'invariant': \"pass\" must be true or false");
+        ev->invariant.pass = json_is_true(json_object_get(j, "pass"));
+        ev->invariant.detail = opt_str(j, "detail");
+        return 0;
+    }
+    if (strcmp(type, "note") == 0) {
+        ev->kind = LG_EVENT_NOTE;
+        NEED_STR("text", ev->note.text);
+        return dump_opt(j, "data", &scratch[0], &ev->note.data, err);
+    }
+    if (strcmp(type, "end") == 0) {
+        ev->kind = LG_EVENT_END;
+        NEED_STR("reason", ev->end.reason);
+        ev->end.converged = json_is_true(json_object_get(j, "converged"));
+        ev->end.error = opt_str(j, "error");
+        return 0;
+    }
+    if (strcmp(type, "verify") == 0) {
+        ev->kind = LG_EVENT_VERIFY;
+        if (!json_is_boolean(json_object_get(j, "pass")))
+            return LG_ERR(err, LG_EINPUT, "event 'verify': \"pass\" must be true or false");
+        ev->verify.pass = json_is_true(json_object_get(j, "pass"));
+        ev->verify.message = opt_str(j, "message");
+        return 0;
+    }
+    if (strcmp(type, "tool") == 0) {
+        const char *s;
+        ev->kind = LG_EVENT_TOOL;
+        NEED_STR("name", ev->tool.name);
+        if (dump_opt(j, "args", &scratch[0], &s, err))
+            return LG_ENOMEM;
+        ev->tool.args.data = s;
+        ev->tool.args.len = s ? strlen(s) : 0;
+        if ((s = opt_str(j, "stdout"))) {
+            ev->tool.out.data = s;
+            ev->tool.out.len = strlen(s);
+        }
+        if ((s = opt_str(j, "stderr"))) {
+            ev->tool.err.data = s;
+            ev->tool.err.len = strlen(s);
+        }
+        ev->tool.exit_code = (int)lg_json_int(j, "exit_code", -1);
+        ev->tool.duration_us = (uint64_t)lg_json_int(j, "duration_us", 0);
+        ev->tool.idem_key = opt_str(j, "idempotency_key");
+        return dump_opt(j, "result", &scratch[1], &ev->tool.result, err);
+    }
+#undef NEED_STR
+    return LG_ERR(err, LG_EINPUT,
+                  "event: unknown type '%s' (use iteration, invariant, note, end, tool or verify)",
+                  type);
+}
+
+static void handle_event(reqctx *c, lg_httpd_req *r)
+{
+    psession *s = c->s;
+    size_t len;
+    const char *body = lg_httpd_req_body(r, &len);
+    lg_err err = LG_ERR_INIT;
+    lg_buf scratch[3] = {LG_BUF_INIT, LG_BUF_INIT, LG_BUF_INIT};
+    json_t *j = lg_json_parse(body, len, "event", &err);
+    lg_event ev;
+    if (!j || lg_proxy_event_from_json(j, &ev, scratch, &err)) {
+        respond_problem(r, 400, "loopgate_bad_event", "session '%s': %s", s->key, err.msg);
+        goto out;
+    }
+    ev.t_us = since_us(s->t0);
+    uint32_t seq = 0;
+    bool stored = false;
+    if (s->w) {
+        if (lg_store_session_append(s->w, &ev, &seq, NULL, &err)) {
+            respond_problem(r, 400, "loopgate_bad_event", "session '%s': %s", s->key, err.msg);
+            goto out;
+        }
+        stored = true;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->rep.events++;
+    pthread_mutex_unlock(&s->mu);
+    lg_buf out = LG_BUF_INIT;
+    if (stored ? lg_buf_appendf(&out, "{\"ok\":true,\"stored\":true,\"seq\":%u}", seq)
+               : lg_buf_append_str(&out, "{\"ok\":true,\"stored\":false}"))
+        respond_problem(r, 500, "loopgate_internal", "out of memory");
+    else
+        (void)!respond_json(r, 200, &out, false);
+    lg_buf_release(&out);
+out:
+    json_decref(j);
+    for (int i = 0; i < 3; i++)
+        lg_buf_release(&scratch[i]);
+}
+
+/* ------------------------------------------------------------- routing */
+
+static void reqctx_free(void *v)
+{
+    reqctx *c = v;
+    if (c->s)
+        session_release(c->s);
+    free(c->target);
+    lg_buf_release(&c->redacted);
+    free(c);
+}
+
+static bool path_is(const char *target, const char *want)
+{
+    size_t n = strlen(want);
+    return strncmp(target, want, n) == 0 && (target[n] == 0 || target[n] == '?');
+}
+
+/* Finds the session and the upstream target; answers 404 itself. */
+static bool route(lg_proxy *p, reqctx *c, lg_httpd_req *r)
+{
+    const char *t = lg_httpd_req_target(r);
+    const char *rest = t;
+    if (strncmp(t, "/s/", 3) == 0) {
+        const char *tok = t + 3;
+        size_t tl = strcspn(tok, "/?");
+        c->s = session_acquire(p, tok, tl, NULL);
+        if (!c->s && !p->o.standalone) {
+            respond_problem(r, 404, "loopgate_unknown_session",
+                            "no open loopgate session '%.*s' (the token in /s/TOKEN/... comes "
+                            "from the harness; is the trial still running?)",
+                            (int)(tl > 64 ? 64 : tl), tok);
+            return false;
+        }
+        if (c->s)
+            rest = tok + tl;
+    }
+    if (!c->s) {
+        if (!p->o.standalone) {
+            respond_problem(r, 404, "loopgate_unknown_session",
+                            "loopgate serves /s/<session token>/<upstream path>; '%.64s' has no "
+                            "session (run `loopgate proxy` for standalone use)", t);
+            return false;
+        }
+        const char *key = lg_httpd_req_header(r, "x-loopgate-session");
+        if (!key || !*key)
+            key = p->default_session;
+        c->s = session_acquire(p, NULL, 0, key);
+        if (!c->s) {
+            lg_session_desc d = {key, NULL, NULL, -1, -1, 0};
+            lg_err err = LG_ERR_INIT;
+            psession *ns;
+            int rc = session_create(p, &d, &ns, &err);
+            (void)ns;
+            /* another request may have created it meanwhile */
+            c->s = session_acquire(p, NULL, 0, key);
+            if (!c->s) {
+                respond_problem(r, rc == LG_EUSAGE ? 400 : 500, "loopgate_session",
+                                "cannot open session '%s': %s", key, err.msg);
+                return false;
+            }
+        }
+    }
+    if (!*rest || *rest == '?') {
+        size_t n = strlen(rest);
+        c->target = malloc(n + 2);
+        if (c->target) {
+            c->target[0] = '/';
+            memcpy(c->target + 1, rest, n + 1);
+        }
+    } else {
+        c->target = strdup(rest);
+    }
+    if (!c->target) {
+        respond_problem(r, 500, "loopgate_internal", "out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* Redacts, fingerprints and picks the action under the session lock. */
+static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
+{
+    psession *s = c->s;
+    size_t len;
+    const char *body = lg_httpd_req_body(r, &len);
+    lg_err err = LG_ERR_INIT;
+    lg_buf_init_capped(&c->redacted, BODY_CAP);
+    if (p->o.mode != LG_PROXY_PASSTHROUGH) {
+        lg_match_request mr = {lg_httpd_req_method(r), c->target, NULL, 0};
+        if (lg_redact_body(p->o.redact, body, len, &c->redacted, NULL, &err) ||
+            (mr.body = c->redacted.data, mr.body_len = c->redacted.len,
+             lg_match_fingerprint(p->o.match, &mr, &c->fp, &err))) {
+            respond_problem(r, 500, "loopgate_internal", "session '%s': %s", s->key, err.msg);
+            c->act = ACT_NONE;
+            return;
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    c->call = s->next_call++;
+    s->rep.calls++;
+    if (p->o.mode == LG_PROXY_PASSTHROUGH) {
+        c->act = ACT_FORWARD;
+    } else if (p->o.mode == LG_PROXY_RECORD || s->live) {
+        c->act = ACT_RECORD;
+    } else {
+        size_t idx = SIZE_MAX;
+        enum lg_match_pick pick = s->rd ? lg_match_take_call(s->rec_fp, s->nrec, s->consumed,
+                                                             c->call, c->fp, &idx)
+                                        : LG_MATCH_DIVERGED;
+        if (pick != LG_MATCH_DIVERGED) {
+            c->act = ACT_REPLAY;
+            c->rec_index = idx;
+            s->rep.replayed++;
+        } else if (p->o.mode == LG_PROXY_RECORD_MISSING) {
+            c->act = ACT_RECORD;
+        } else {
+            c->rec_index = idx;
+            c->act = ACT_NONE;
+            if (p->o.on_divergence == LG_PROXY_DIVERGE_LIVE) {
+                s->live = true;
+                c->act = ACT_RECORD;
+            }
+            pthread_mutex_unlock(&s->mu);
+            diverge(c, r, idx, c->act == ACT_RECORD);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int handle(lg_httpd_req *r, void *ud)
+{
+    lg_proxy *p = ud;
+    reqctx *c = lg_httpd_req_ctx(r);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return LG_HTTPD_DONE;
+        c->p = p;
+        c->t0 = lg_clock_mono_ns();
+        lg_httpd_req_set_ctx(r, c, reqctx_free);
+        if (!route(p, c, r))
+            return LG_HTTPD_DONE;
+        if (strcmp(lg_httpd_req_method(r), "POST") == 0 && path_is(c->target, "/event")) {
+            handle_event(c, r);
+            return LG_HTTPD_DONE;
+        }
+        decide(p, c, r);
+        if (c->act == ACT_NONE)
+            return LG_HTTPD_DONE;
+        if (c->act == ACT_REPLAY && p->o.pace == LG_PROXY_PACE_FAST) {
+            do_replay(c, r);
+            return LG_HTTPD_DONE;
+        }
+        return LG_HTTPD_OFFLOAD;
+    }
+    if (c->act == ACT_REPLAY)
+        do_replay(c, r);
+    else
+        do_upstream(c, r);
+    return LG_HTTPD_DONE;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int lg_proxy_start(const lg_proxy_opts *opts, lg_proxy **out, lg_err *err)
+{
+    *out = NULL;
+    const lg_proxy_opts *o = opts;
+    if (o->mode < LG_PROXY_RECORD || o->mode > LG_PROXY_PASSTHROUGH)
+        return LG_ERR(err, LG_EUSAGE, "proxy: unknown mode %d", o->mode);
+    bool needs_upstream = !(o->mode == LG_PROXY_REPLAY && o->on_divergence == LG_PROXY_DIVERGE_FAIL);
+    if (needs_upstream && (!o->upstream || !*o->upstream))
+        return LG_ERR(err, LG_EUSAGE,
+                      "proxy: this mode sends requests upstream: give --upstream URL");
+    if (o->mode != LG_PROXY_PASSTHROUGH && !o->store)
+        return LG_ERR(err, LG_EUSAGE, "proxy: this mode needs a trace store (--store FILE)");
+    lg_proxy *p = calloc(1, sizeof *p);
+    if (!p)
+        return LG_ERR(err, LG_ENOMEM, "proxy: out of memory");
+    p->o = *o;
+    p->default_session = strdup(o->default_session ? o->default_session : "default");
+    pthread_mutex_init(&p->mu, NULL);
+    int rc = 0;
+    if (!p->default_session) {
+        rc = LG_ERR(err, LG_ENOMEM, "proxy: out of memory");
+        goto fail;
+    }
+    p->o.default_session = p->default_session;
+    if (needs_upstream) {
+        lg_upstream_opts uo = {0};
+        uo.base_url = o->upstream;
+        uo.total_timeout_ms = o->upstream_timeout_ms;
+        uo.idle_timeout_ms = o->upstream_idle_ms;
+        uo.env_credentials = o->env_credentials;
+        if ((rc = lg_upstream_new(&uo, &p->up, err)))
+            goto fail;
+        p->o.upstream = lg_upstream_base_url(p->up);
+    }
+    lg_httpd_opts ho = {0};
+    ho.port = o->port;
+    ho.threads = o->threads;
+    ho.handler = handle;
+    ho.ud = p;
+    if ((rc = lg_httpd_start(&ho, &p->h, err)))
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    lg_upstream_free(p->up);
+    free(p->default_session);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    return rc;
+}
+
+unsigned lg_proxy_port(const lg_proxy *p) { return lg_httpd_port(p->h); }
+
+int lg_proxy_stop(lg_proxy *p, lg_proxy_report *total, lg_err *err)
+{
+    int rc = 0;
+    if (total)
+        memset(total, 0, sizeof *total);
+    if (!p)
+        return 0;
+    lg_httpd_stop(p->h);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        psession *s = p->sessions;
+        if (s)
+            p->sessions = s->next;
+        pthread_mutex_unlock(&p->mu);
+        if (!s)
+            break;
+        lg_proxy_report rep;
+        int r = session_finish(p, s, &rep, err);
+        if (r && !rc)
+            rc = r;
+        if (total)
+            report_add(total, &rep);
+        lg_proxy_report_release(&rep);
+    }
+    lg_upstream_free(p->up);
+    free(p->default_session);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    return rc;
+}
