@@ -232,7 +232,8 @@ static int scan_value(const char *s, size_t start, size_t *end, double *val, enu
     return 0;
 }
 
-/* VALUE at s[*i], which must end at a blank or the end. Advances *i. */
+/* VALUE at s[*i], which must end at a blank or the end. Advances *i.
+ * Returns 0, 1 when there is no value at all, or an LG_E* code. */
 static int parse_value(const parser *p, size_t *i, double *val, enum vform *form)
 {
     const char *s = p->s;
@@ -240,7 +241,7 @@ static int parse_value(const parser *p, size_t *i, double *val, enum vform *form
     int rc;
 
     if (!s[start])
-        return -1; /* the caller words the "missing value" error */
+        return 1; /* nothing there: the caller words the "missing value" error */
     rc = scan_value(s, start, &j, val, form);
     if (rc == 2)
         return perr(p, start, "fraction '%.*s' has a zero denominator", (int)(j - start),
@@ -592,10 +593,8 @@ int lg_gate_parse(const char *expr, const lg_gate_src *src, lg_gate **out, lg_er
     i = skip_ws(trimmed, i);
     vstart = i;
     rc = parse_value(&p, &i, &g->threshold, &form);
-    if (rc < 0 && !lg_err_isset(err)) {
+    if (rc == 1)
         rc = perr(&p, i, "missing value after '%s' (expected " VALUE_HINT ")", op_text[g->op]);
-        goto fail;
-    }
     if (rc)
         goto fail;
     g->threshold_text = dup_range(trimmed, vstart, i);

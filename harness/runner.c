@@ -46,6 +46,8 @@ typedef struct runner {
     lg_run_record *info;
     lg_results *results;
     lg_store *store;       /* the trace file (NULL in live mode) */
+    lg_store *log;         /* replay: the run's session log (what the loop did) */
+    uint32_t unused;       /* replay: recorded calls nobody asked for */
     lg_proxy *proxy;
     lg_pricing *pricing;
 
@@ -109,7 +111,8 @@ typedef struct trial {
     const lg_event **events;
     size_t n_events;
     lg_session_reader *reader;
-    lg_proxy_session_summary summary;
+    char token[LG_PROXY_TOKEN_MAX];
+    lg_proxy_report rep;
     /* outcome being built */
     lg_outcome out;
     double *latencies;
@@ -128,7 +131,7 @@ static void trial_release(trial *t)
     lg_proc_result_release(&t->proc);
     free(t->events);
     lg_session_reader_free(t->reader);
-    lg_proxy_session_summary_release(&t->summary);
+    lg_proxy_report_release(&t->rep);
     free(t->latencies);
     free(t->viol);
     lg_inv_report_release(&t->inv);
@@ -259,6 +262,38 @@ static int shorten(const char *s, size_t len)
     return (int)(len > 120 ? 120 : len);
 }
 
+/* The store that holds this run's sessions as the loop lived them: the
+ * trace itself when recording, the run's session log when replaying. */
+static lg_store *session_store(const runner *r)
+{
+    return r->log ? r->log : r->store;
+}
+
+static int read_session(trial *t, lg_err *err)
+{
+    lg_store *st = session_store(t->r);
+    int64_t id;
+    size_t n;
+    int rc;
+
+    if (!st)
+        return 0; /* live mode: nothing recorded */
+    if ((rc = lg_store_find_session(st, t->key, &id, err)) ||
+        (rc = lg_store_session_read(st, id, &t->reader, err)))
+        return rc;
+    n = lg_session_reader_count(t->reader);
+    t->events = calloc(n ? n : 1, sizeof *t->events);
+    if (!t->events)
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const lg_event *ev;
+        if ((rc = lg_session_reader_event(t->reader, i, &ev, err)))
+            return rc;
+        t->events[t->n_events++] = ev;
+    }
+    return 0;
+}
+
 /* Reads the session's events back and derives counts, usage and cost. */
 static int analyse_session(trial *t, lg_err *err)
 {
@@ -273,8 +308,7 @@ static int analyse_session(trial *t, lg_err *err)
     t->timeline = json_array();
     if (!t->timeline)
         return LG_ERR(err, LG_ENOMEM, "out of memory");
-    rc = lg_proxy_session_events(&t->summary, &t->events, &t->n_events, err);
-    if (rc)
+    if ((rc = read_session(t, err)))
         return rc;
     for (size_t i = 0; i < t->n_events; i++) {
         const lg_event *ev = t->events[i];
@@ -377,6 +411,59 @@ static void detail_set(trial *t, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The session for an invariant command: its events as JSON objects. */
+static json_t *session_json(const trial *t)
+{
+    json_t *evs = json_array(), *doc;
+    for (size_t i = 0; evs && i < t->n_events; i++) {
+        const lg_event *ev = t->events[i];
+        json_t *o = json_pack("{s:s,s:I}", "kind", lg_event_kind_name(ev->kind), "seq",
+                              (json_int_t)i);
+        if (!o)
+            break;
+        switch (ev->kind) {
+        case LG_EVENT_MODEL:
+            json_object_set_new(o, "path", json_string(ev->model.path));
+            json_object_set_new(o, "status", json_integer(ev->model.status));
+            if (ev->model.model)
+                json_object_set_new(o, "model", json_string(ev->model.model));
+            json_object_set_new(o, "request", json_loadb(ev->model.request.data, ev->model.request.len, 0, NULL));
+            json_object_set_new(o, "response", json_loadb(ev->model.response.data, ev->model.response.len, 0, NULL));
+            break;
+        case LG_EVENT_TOOL:
+            json_object_set_new(o, "name", json_string(ev->tool.name));
+            json_object_set_new(o, "args", json_stringn(ev->tool.args.data ? ev->tool.args.data : "", ev->tool.args.len));
+            json_object_set_new(o, "stdout", json_stringn(ev->tool.out.data ? ev->tool.out.data : "", ev->tool.out.len));
+            json_object_set_new(o, "exit_code", json_integer(ev->tool.exit_code));
+            break;
+        case LG_EVENT_ITERATION:
+            json_object_set_new(o, "index", json_integer(ev->iteration.index));
+            break;
+        case LG_EVENT_INVARIANT:
+            json_object_set_new(o, "name", json_string(ev->invariant.name));
+            json_object_set_new(o, "pass", json_boolean(ev->invariant.pass));
+            break;
+        case LG_EVENT_VERIFY:
+            json_object_set_new(o, "pass", json_boolean(ev->verify.pass));
+            break;
+        case LG_EVENT_DIVERGENCE:
+            json_object_set_new(o, "call", json_integer(ev->divergence.call));
+            json_object_set_new(o, "path", json_string(ev->divergence.path));
+            break;
+        case LG_EVENT_NOTE:
+            json_object_set_new(o, "text", json_string(ev->note.text));
+            break;
+        case LG_EVENT_END:
+            json_object_set_new(o, "reason", json_string(ev->end.reason));
+            break;
+        }
+        json_array_append_new(evs, o);
+    }
+    doc = json_pack("{s:I,s:I,s:o}", "case", (json_int_t)t->j.case_index, "trial",
+                    (json_int_t)t->j.trial, "events", evs);
+    return doc;
+}
+
 static int judge(trial *t, lg_err *err)
 {
     runner *r = t->r;
@@ -438,7 +525,7 @@ static int judge(trial *t, lg_err *err)
                            o->tokens_in + o->tokens_out, o->cost_usd, o->cost_known,
                            answered, NULL, &r->cancel};
         if (s->invariants.command)
-            sess = lg_proxy_session_json(&t->summary, t->events, t->n_events);
+            sess = session_json(t);
         in.session_json = sess;
         rc = lg_invariants_check(&in, &t->inv, err);
         json_decref(sess);
@@ -493,29 +580,36 @@ static int run_trial(runner *r, job j, bool *committed, lg_err *err)
         goto out;
     {
         lg_session_desc d = {t.key, r->info->id, r->o->suite->name, j.case_index, j.trial, 0};
-        if ((rc = lg_proxy_session_open(r->proxy, &d, &ps, err)))
+        char url[128];
+        if ((rc = lg_proxy_session_open(r->proxy, &d, t.token, err)))
             goto out;
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/s/%s", lg_proxy_port(r->proxy), t.token);
+        rc = run_loop(&t, url, err);
     }
-    rc = run_loop(&t, lg_proxy_session_url(ps), err);
-    if (rc) {
-        lg_proxy_session_abort(ps);
-        goto out;
-    }
-    if (should_stop(r) && (t.proc.cancelled || !t.proc.exited)) {
+    if (!rc && should_stop(r) && (t.proc.cancelled || !t.proc.exited)) {
         /* stopped by the interrupt: not an outcome; --resume redoes it */
-        lg_proxy_session_abort(ps);
+        lg_proxy_session_abort(r->proxy, t.token);
         pthread_mutex_lock(&r->mu);
         r->interrupted++;
         pthread_mutex_unlock(&r->mu);
         goto out;
     }
-    /* the loop is done: judge, then close the session with the verdict */
-    if ((rc = lg_proxy_session_close(ps, &t.summary, err)))
-        goto out;
+    /* the loop is done: close (commit) the session, read it back, judge */
+    {
+        lg_err cerr = LG_ERR_INIT;
+        int crc = lg_proxy_session_close(r->proxy, t.token, &t.rep, &cerr);
+        if (rc)
+            goto out; /* the loop could not start: that error wins */
+        if (crc) {
+            *err = cerr;
+            rc = crc;
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&r->mu);
+    r->unused += (uint32_t)t.rep.unused;
+    pthread_mutex_unlock(&r->mu);
     if ((rc = analyse_session(&t, err)) || (rc = judge(&t, err)))
-        goto out;
-    if ((rc = lg_proxy_session_finish(r->proxy, &t.summary, lg_term_reason_name(t.out.reason),
-                                      t.out.converged, t.out.detail, err)))
         goto out;
     t.out.wall_ms = (double)(lg_clock_mono_ns() - t0) / 1e6;
     if ((rc = lg_results_put_outcome(r->results, r->info->id, &t.out, t.key,
@@ -662,7 +756,7 @@ static int start_proxy(runner *r, lg_err *err)
 {
     const lg_run_opts *o = r->o;
     lg_proxy_opts po;
-    lg_proxy_opts_init(&po);
+    memset(&po, 0, sizeof po);
     switch (o->mode) {
     case LG_RUN_RECORD: po.mode = LG_PROXY_RECORD; break;
     case LG_RUN_REPLAY: po.mode = LG_PROXY_REPLAY; break;
@@ -670,11 +764,33 @@ static int start_proxy(runner *r, lg_err *err)
     case LG_RUN_LIVE: po.mode = LG_PROXY_PASSTHROUGH; break;
     }
     po.store = r->store;
-    po.on_divergence_live = o->divergence_live;
-    po.upstream_openai = o->upstream_openai;
-    po.upstream_anthropic = o->upstream_anthropic;
-    po.threads = o->jobs * 4 + 4;
+    po.log_store = r->log;
+    po.on_divergence = o->divergence_live ? LG_PROXY_DIVERGE_LIVE : LG_PROXY_DIVERGE_FAIL;
+    po.upstream = o->upstream;
+    po.env_credentials = true;
+    po.threads = o->jobs < 8 ? 2 + o->jobs / 2 : 6;
     return lg_proxy_start(&po, &r->proxy, err);
+}
+
+/* Replay keeps what the loop did in a session log beside the work
+ * directories, so invariants and iterations come from this run, not the
+ * recording. */
+static int open_log(runner *r, lg_err *err)
+{
+    lg_buf p = LG_BUF_INIT;
+    int rc;
+    if (r->o->mode != LG_RUN_REPLAY)
+        return 0;
+    if (lg_buf_appendf(&p, "%s/%s", r->o->workroot, r->info->id))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    if (!(rc = lg_fs_mkdir_p(p.data, err))) {
+        if (lg_buf_append_str(&p, "/session-log.lgt"))
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+        else
+            rc = lg_store_open(p.data, LG_STORE_WRITE, &r->log, err);
+    }
+    lg_buf_release(&p);
+    return rc;
 }
 
 int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
@@ -770,7 +886,7 @@ int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
         }
     }
 
-    if ((rc = open_trace(&r, err)) || (rc = start_proxy(&r, err)))
+    if ((rc = open_trace(&r, err)) || (rc = open_log(&r, err)) || (rc = start_proxy(&r, err)))
         goto out;
 
     threads = calloc(nthreads, sizeof *threads);
@@ -797,7 +913,7 @@ int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
         rc = r.first_err.code;
         goto out;
     }
-    res->unused_calls = lg_proxy_unused_calls(r.proxy);
+    res->unused_calls = r.unused;
 
     /* status, metrics over every committed outcome of the run */
     if (o->interrupt && *o->interrupt)
@@ -824,8 +940,14 @@ int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
     *out = res;
     res = NULL;
 out:
-    if (r.proxy)
-        lg_proxy_stop(r.proxy);
+    if (r.proxy) {
+        lg_err serr = LG_ERR_INIT;
+        if (lg_proxy_stop(r.proxy, NULL, &serr) && !rc) {
+            *err = serr;
+            rc = serr.code;
+        }
+    }
+    lg_store_close(r.log);
     lg_store_close(r.store);
     lg_results_close(r.results);
     lg_pricing_free(r.pricing);

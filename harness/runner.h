@@ -56,8 +56,7 @@ typedef struct lg_run_opts {
     const char *resume_run_id;  /* finish this run instead of starting one */
     const char *run_id;         /* explicit id (shards of one CI job), or NULL */
     double max_cost_usd;        /* spending guard for live runs; 0 = none */
-    const char *upstream_openai;    /* base URLs for record/live; NULL = defaults */
-    const char *upstream_anthropic;
+    const char *upstream;       /* real model API base URL for record/live modes */
     bool keep_workdirs;         /* keep work directories of passing trials too */
     int progress;               /* 0 none, 1 plain lines every few seconds, 2 live TTY line */
     FILE *progress_out;         /* where progress goes (stderr) */

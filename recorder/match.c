@@ -1,6 +1,7 @@
 /* recorder/match.c - canonical requests, fingerprints, divergences, call matching. */
 #include "match.h"
 #include "jpath.h"
+#include "redact.h"
 #include "udiff.h"
 #include "core/json.h"
 
@@ -53,6 +54,18 @@ static int delete_visit(json_t *value, json_t **replacement, void *ctx)
     return LG_JPATH_DELETE;
 }
 
+/* Removes the ignored paths from a parsed body (modified in place). */
+static int remove_ignored(const lg_match_config *cfg, json_t *v, lg_err *err)
+{
+    for (size_t i = 0; cfg && i < cfg->n; i++) {
+        int rc = lg_jpath_apply(cfg->ignore[i], v, delete_visit, NULL, NULL);
+        if (rc)
+            return LG_ERR(err, rc, "cannot remove ignored path '%s' from the request body",
+                          lg_jpath_text(cfg->ignore[i]));
+    }
+    return 0;
+}
+
 /* Parses the body as JSON and removes ignored paths. *out is NULL (and 0
  * returned) for a body that is not JSON. */
 static int parse_body(const lg_match_config *cfg, const lg_match_request *req, json_t **out,
@@ -60,6 +73,7 @@ static int parse_body(const lg_match_config *cfg, const lg_match_request *req, j
 {
     json_error_t je;
     json_t *v;
+    int rc;
 
     *out = NULL;
     if (req->body_len == 0)
@@ -67,13 +81,9 @@ static int parse_body(const lg_match_config *cfg, const lg_match_request *req, j
     v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!v)
         return 0;
-    for (size_t i = 0; cfg && i < cfg->n; i++) {
-        int rc = lg_jpath_apply(cfg->ignore[i], v, delete_visit, NULL, NULL);
-        if (rc) {
-            json_decref(v);
-            return LG_ERR(err, rc, "cannot remove ignored path '%s' from the request body",
-                          lg_jpath_text(cfg->ignore[i]));
-        }
+    if ((rc = remove_ignored(cfg, v, err))) {
+        json_decref(v);
+        return rc;
     }
     *out = v;
     return 0;
@@ -115,6 +125,32 @@ int lg_match_fingerprint(const lg_match_config *cfg, const lg_match_request *req
     if (rc == 0)
         *fp = lg_hash_bytes(lg_buf_cstr(&b), b.len);
     lg_buf_release(&b);
+    return rc;
+}
+
+int lg_match_prepare(const lg_redact *r, const lg_match_config *cfg,
+                     const lg_match_request *req, lg_buf *redacted, size_t *n_redacted,
+                     lg_hash128 *fp, lg_err *err)
+{
+    size_t before = redacted->len;
+    lg_buf canon = LG_BUF_INIT;
+    json_t *tree = NULL;
+    int rc = lg_redact_body_tree(r, req->body, req->body_len, redacted, n_redacted, &tree, err);
+
+    if (rc)
+        return rc;
+    lg_match_request red = {req->method, req->path, redacted->data ? redacted->data + before : "",
+                            redacted->len - before};
+    if (tree && (rc = remove_ignored(cfg, tree, err)))
+        goto out;
+    if ((rc = canonical_parsed(&red, tree, &canon, err)))
+        goto out;
+    *fp = lg_hash_bytes(lg_buf_cstr(&canon), canon.len);
+out:
+    if (rc)
+        lg_buf_truncate(redacted, before);
+    json_decref(tree);
+    lg_buf_release(&canon);
     return rc;
 }
 

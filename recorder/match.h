@@ -9,7 +9,8 @@
  *
  * Order of operations in the proxy, record and replay alike:
  *   1. redact the body (recorder/redact.h) - the store only sees this form;
- *   2. fingerprint the redacted body with lg_match_fingerprint();
+ *   2. fingerprint the redacted body with lg_match_fingerprint()
+ *      (lg_match_prepare() does 1 and 2 with a single JSON parse);
  *   3. in replay, pick the recorded call with lg_match_take_call(); on a
  *      divergence build the report with lg_match_diff() from the recorded
  *      (redacted) body and the incoming redacted body.
@@ -41,6 +42,8 @@
 #include "core/hash.h"
 
 #define LG_MATCH_CANON_VERSION 1
+
+struct lg_redact; /* recorder/redact.h */
 
 /* ---- configuration ---- */
 
@@ -78,6 +81,18 @@ int lg_match_canonical(const lg_match_config *cfg, const lg_match_request *req, 
 /* XXH3-128 of the canonical form into *fp. Returns 0 or LG_ENOMEM. */
 int lg_match_fingerprint(const lg_match_config *cfg, const lg_match_request *req,
                          lg_hash128 *fp, lg_err *err) LG_WUR;
+
+/* The proxy's one call per request: redacts the body with `r` (NULL: no
+ * rules; see recorder/redact.h) into `redacted` (appended; this is what
+ * the store keeps, and what lg_match_diff() should be given), sets
+ * *n_redacted (may be NULL) to the number of replacements, and sets *fp to
+ * the fingerprint of the redacted request under `cfg`. It parses the JSON
+ * once for both jobs; the result equals lg_redact_body() followed by
+ * lg_match_fingerprint() on the redacted bytes. Borrows `r`, `cfg`, `req`.
+ * 0 or the error of either step (`redacted` unchanged on error). */
+int lg_match_prepare(const struct lg_redact *r, const lg_match_config *cfg,
+                     const lg_match_request *req, lg_buf *redacted, size_t *n_redacted,
+                     lg_hash128 *fp, lg_err *err) LG_WUR;
 
 /* ---- divergence reports ---- */
 

@@ -527,7 +527,9 @@ static json_t *decode_token(const char *s, size_t from, size_t to)
 
 static int scan_value(struct scan *S, json_t *node);
 
-static int scan_string(struct scan *S)
+/* A string value; `node` is its value in the tree (kept in step with the
+ * text so the tree equals a parse of the output), or NULL. */
+static int scan_string(struct scan *S, json_t *node)
 {
     size_t from = S->i, to;
     bool esc;
@@ -551,8 +553,11 @@ static int scan_string(struct scan *S)
     const char *cur = v;
     size_t cn = n;
     rc = redact_text(S->r, &cur, &cn, S->sc, S->count);
-    if (rc == 0 && cur != v)
+    if (rc == 0 && cur != v) {
         rc = splice_json_string(S, from, to, cur, cn);
+        if (rc == 0 && json_is_string(node) && json_string_setn(node, cur, cn))
+            rc = LG_EINTERNAL;
+    }
     json_decref(dec);
     return rc;
 }
@@ -602,7 +607,7 @@ static int scan_value(struct scan *S, json_t *node)
     }
     char c = S->s[S->i];
     if (c == '"')
-        return scan_string(S);
+        return scan_string(S, node);
     if (c == '{') {
         S->i++;
         for (;;) {
@@ -749,18 +754,25 @@ out:
     return rc;
 }
 
+/* Redacts any body. With `tree` the parsed redacted JSON (or NULL for a
+ * body that is not JSON) is handed back instead of freed. */
 static int redact_any(const lg_redact *r, const char *body, size_t len, lg_buf *out,
-                      size_t *count, struct scratch *sc, lg_err *err)
+                      size_t *count, struct scratch *sc, json_t **tree, lg_err *err)
 {
     json_error_t je;
     json_t *root = NULL;
     int rc;
 
-    if (len && (r->np || r->nl || r->nr))
+    if (tree)
+        *tree = NULL;
+    if (len && (tree || r->np || r->nl || r->nr))
         root = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (root) {
         rc = redact_json(r, body, len, root, out, count, sc, err);
-        json_decref(root);
+        if (rc == 0 && tree)
+            *tree = root;
+        else
+            json_decref(root);
         return rc;
     }
     const char *cur = body;
@@ -773,20 +785,26 @@ static int redact_any(const lg_redact *r, const char *body, size_t len, lg_buf *
     return 0;
 }
 
-int lg_redact_body(const lg_redact *r, const void *body, size_t len, lg_buf *out,
-                   size_t *count, lg_err *err)
+int lg_redact_body_tree(const lg_redact *r, const void *body, size_t len, lg_buf *out,
+                        size_t *count, json_t **tree, lg_err *err)
 {
     static const lg_redact none = {0};
     struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0};
     size_t local = 0;
     int rc;
 
-    rc = redact_any(r ? r : &none, body, len, out, &local, &sc, err);
+    rc = redact_any(r ? r : &none, body, len, out, &local, &sc, tree, err);
     lg_buf_release(&sc.b[0]);
     lg_buf_release(&sc.b[1]);
     if (count)
         *count = rc ? 0 : local;
     return rc;
+}
+
+int lg_redact_body(const lg_redact *r, const void *body, size_t len, lg_buf *out,
+                   size_t *count, lg_err *err)
+{
+    return lg_redact_body_tree(r, body, len, out, count, NULL, err);
 }
 
 int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf *out,
@@ -813,7 +831,7 @@ int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf 
                 v++;
             if ((rc = lg_buf_append(out, s + i, v - i)))
                 break;
-            rc = redact_any(r, s + v, end - v, out, &local, &sc, err);
+            rc = redact_any(r, s + v, end - v, out, &local, &sc, NULL, err);
             if (!rc)
                 rc = lg_buf_append(out, s + end, next - end);
         } else {

@@ -42,6 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/err.h"
 
@@ -95,6 +97,14 @@ bool lg_redact_header_dropped(const lg_redact *r, const char *name);
  * LG_EINTERNAL (a regex engine failure). Borrows `body`. */
 int lg_redact_body(const lg_redact *r, const void *body, size_t len, lg_buf *out,
                    size_t *count, lg_err *err) LG_WUR;
+
+/* lg_redact_body(), and when the body is JSON also hands back its parsed,
+ * redacted value in *tree (owned, json_decref; the same value as parsing
+ * the bytes appended to `out`); *tree is NULL for a body that is not JSON
+ * (or on error). This lets one JSON parse serve both redaction and
+ * matching: see lg_match_prepare() in recorder/match.h. */
+int lg_redact_body_tree(const lg_redact *r, const void *body, size_t len, lg_buf *out,
+                        size_t *count, json_t **tree, lg_err *err) LG_WUR;
 
 /* Redacts one server-sent event (its exact bytes, as recorder/sse.h emits
  * them): every `data:` line whose value is JSON is redacted as a JSON body

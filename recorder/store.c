@@ -1657,10 +1657,7 @@ static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i
         if (p2 && p2->depth > d)
             d = p2->depth;
         if (d + 1 <= MAX_DEPTH) {
-            size_t dlen = 0;
-            const void *dc = dict ? lg_dict_content(dict, &dlen) : NULL;
-            if ((dlen && (rc = lg_buf_append(&pre, dc, dlen))) ||
-                (rc = lg_buf_append(&pre, p1->raw, p1->len)) ||
+            if ((rc = lg_buf_append(&pre, p1->raw, p1->len)) ||
                 (p2 && (rc = lg_buf_append(&pre, p2->raw, p2->len)))) {
                 lg_buf_release(&pre);
                 return LG_ERR(err, rc, "out of memory");
@@ -1672,7 +1669,7 @@ static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i
                 return rc;
             b->encoded = true;
             b->codec = kind;
-            b->dict = dict && kind == LG_CODEC_PREFIX ? lg_dict_id(dict) : 0;
+            b->dict = 0;
             if (kind == LG_CODEC_PREFIX) {
                 b->prefixed = true;
                 b->depth = d + 1;
@@ -2034,12 +2031,27 @@ static void samples_release(samples *s)
     lg_buf_init(&s->buf);
 }
 
-static int blob_base(lg_store *st, conn *c, int64_t id, int64_t *base, lg_err *err)
+/* The bodies blob `id` is coded against (0 when standalone). */
+static int blob_refs(lg_store *st, conn *c, int64_t id, int64_t *base, int64_t *base2, lg_err *err)
 {
-    char sql[96];
-    snprintf(sql, sizeof sql, "SELECT coalesce(base, 0) FROM blobs WHERE id = %lld AND codec = 3",
-             (long long)id);
-    return query_int(st, c, sql, base, err);
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT coalesce(base, 0), coalesce(base2, 0) FROM blobs "
+                                "WHERE id = ?1 AND codec = 3",
+                                -1, &s, NULL);
+    *base = *base2 = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *base = sqlite3_column_int64(s, 0);
+            *base2 = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, "reading bodies", err);
+    return 0;
 }
 
 /* Collects standalone bodies (`where` selects them) as training samples:
@@ -2081,9 +2093,9 @@ static int collect_samples(lg_store *st, conn *c, lg_codec *cd, bcache *cache, c
         if (cache->bytes > CACHE_SOFT_MAX)
             bcache_clear(cache);
         const char *from;
-        int64_t base = 0;
+        int64_t base = 0, base2 = 0;
         if ((rc = blob_decode(st, c, cd, cache, ids[i], 0, &e, err)) ||
-            (rc = blob_base(st, c, ids[i], &base, err)))
+            (rc = blob_refs(st, c, ids[i], &base, &base2, err)))
             break;
         from = e->data;
         take = e->len;
@@ -2187,6 +2199,57 @@ static int recode_with_dict(lg_store *st, conn *c, lg_codec *cd, int64_t id, con
     return 0;
 }
 
+/* Recodes delta blob `id` (raw bytes given) against its bases with the
+ * dictionary's content in front (dict may be NULL); with `force` always,
+ * else only when smaller. */
+static int recode_prefixed(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id,
+                           int64_t base, int64_t base2, const bent *raw, lg_dict *dict, int level,
+                           bool force, lg_err *err)
+{
+    const bent *b1, *b2 = NULL;
+    lg_buf pre = LG_BUF_INIT, enc = LG_BUF_INIT;
+    const void *dc = NULL;
+    size_t dlen = 0;
+    sqlite3_stmt *s;
+    int rc, kind;
+
+    if ((rc = blob_decode(st, c, cd, cache, base, 0, &b1, err)) ||
+        (base2 > 0 && (rc = blob_decode(st, c, cd, cache, base2, 0, &b2, err))))
+        return rc;
+    if (dict)
+        dc = lg_dict_content(dict, &dlen);
+    if ((dlen && lg_buf_append(&pre, dc, dlen)) || lg_buf_append(&pre, b1->data, b1->len) ||
+        (b2 && lg_buf_append(&pre, b2->data, b2->len))) {
+        lg_buf_release(&pre);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    rc = lg_codec_compress(cd, level, raw->data, raw->len, NULL, pre.data, pre.len, &enc, &kind,
+                           err);
+    lg_buf_release(&pre);
+    if (rc)
+        return rc;
+    rc = sqlite3_prepare_v2(c->db,
+                            force ? "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3 WHERE id = ?4"
+                                  : "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3 WHERE id = "
+                                    "?4 AND length(data) > ?5",
+                            -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, kind);
+        if (dict && kind == LG_CODEC_PREFIX)
+            sqlite3_bind_int64(s, 2, lg_dict_id(dict));
+        sqlite3_bind_blob(s, 3, enc.data ? enc.data : "", (int)enc.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, id);
+        if (!force)
+            sqlite3_bind_int64(s, 5, (int64_t)enc.len);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    lg_buf_release(&enc);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, "recoding a body", err);
+    return 0;
+}
+
 static int train_dict(lg_store *st, lg_err *err)
 {
     conn *c = st->w;
@@ -2220,7 +2283,11 @@ static int train_dict(lg_store *st, lg_err *err)
      * them now, so a small file is as small as a big one. */
     for (size_t i = 0; i < smp.n && !rc; i++) {
         const bent *e;
-        if (!(rc = blob_decode(st, c, cd, &cache, smp.ids[i], 0, &e, err)))
+        int64_t base, base2;
+        if ((rc = blob_decode(st, c, cd, &cache, smp.ids[i], 0, &e, err)) ||
+            (rc = blob_refs(st, c, smp.ids[i], &base, &base2, err)))
+            break;
+        if (base == 0) /* deltas do not use the dictionary */
             rc = recode_with_dict(st, c, cd, smp.ids[i], e, d, st->level, false, err);
     }
     if (rc || (rc = exec_sql(st, c, "COMMIT", "saving the dictionary", err)))
@@ -3010,41 +3077,6 @@ fail:
     return db_fail(st, c->db, rc, "finding unused bodies", err);
 }
 
-static int recode_prefixed(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id,
-                           const blobref *ref, const bent *raw, lg_err *err)
-{
-    const bent *b1, *b2 = NULL;
-    lg_buf pre = LG_BUF_INIT, enc = LG_BUF_INIT;
-    sqlite3_stmt *s;
-    int rc, kind;
-
-    if ((rc = blob_decode(st, c, cd, cache, ref->base, 0, &b1, err)) ||
-        (ref->base2 > 0 && (rc = blob_decode(st, c, cd, cache, ref->base2, 0, &b2, err))))
-        return rc;
-    if (lg_buf_append(&pre, b1->data, b1->len) || (b2 && lg_buf_append(&pre, b2->data, b2->len))) {
-        lg_buf_release(&pre);
-        return LG_ERR(err, LG_ENOMEM, "out of memory");
-    }
-    rc = lg_codec_compress(cd, LG_CODEC_LEVEL_MAX, raw->data, raw->len, NULL, pre.data, pre.len,
-                           &enc, &kind, err);
-    lg_buf_release(&pre);
-    if (rc)
-        return rc;
-    rc = sqlite3_prepare_v2(c->db, "UPDATE blobs SET codec = ?1, data = ?2 WHERE id = ?3", -1, &s,
-                            NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int(s, 1, kind);
-        sqlite3_bind_blob(s, 2, enc.data ? enc.data : "", (int)enc.len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, id);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-    }
-    lg_buf_release(&enc);
-    if (rc != SQLITE_DONE)
-        return db_fail(st, c->db, rc, "recoding a body", err);
-    return 0;
-}
-
 int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *after,
                      lg_err *err)
 {
@@ -3100,7 +3132,7 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
             goto out_rollback;
     }
     /* 2. a new dictionary from every standalone body */
-    rc = collect_samples(st, c, cd, &cache, "base IS NULL", &smp, err);
+    rc = collect_samples(st, c, cd, &cache, "1", &smp, err);
     if (rc)
         goto out_rollback;
     if (store_new_dict(st, c, &smp, LG_CODEC_LEVEL_MAX, &dict, NULL) != 0)
@@ -3116,7 +3148,8 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
         if ((rc = blob_decode(st, c, cd, &cache, id, 0, &raw, err)))
             break;
         if (refs[id].base > 0)
-            rc = recode_prefixed(st, c, cd, &cache, id, &refs[id], raw, err);
+            rc = recode_prefixed(st, c, cd, &cache, id, refs[id].base, refs[id].base2, raw, NULL,
+                                 LG_CODEC_LEVEL_MAX, true, err);
         else
             rc = recode_with_dict(st, c, cd, id, raw, dict, LG_CODEC_LEVEL_MAX, true, err);
     }

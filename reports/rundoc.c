@@ -14,7 +14,6 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/suggest.h"
-#include "harness/results.h"
 
 /* ---- arena: every byte a document owns, freed at once ----------------- */
 
@@ -652,19 +651,6 @@ static json_t *gate_json(const lg_rundoc_gate *g, bool *ok)
     return o;
 }
 
-json_t *lg_rundoc_gates_to_json(const lg_rundoc_gate *gates, size_t n, lg_err *err)
-{
-    json_t *a = json_array();
-    bool ok = a != NULL;
-    for (size_t i = 0; ok && i < n; i++)
-        push(a, gate_json(&gates[i], &ok), &ok);
-    if (ok)
-        return a;
-    json_decref(a);
-    LG_ERR(err, LG_ENOMEM, "gates: out of memory building JSON");
-    return NULL;
-}
-
 static json_t *cases_json(const uint32_t *v, size_t n, bool *ok)
 {
     json_t *a = json_array();
@@ -1248,161 +1234,4 @@ bool lg_rundoc_parse_time(const char *s, int64_t *out_ms)
         return false;
     *out_ms = (int64_t)t * 1000 + ms;
     return true;
-}
-
-/* ---- results DB ------------------------------------------------------------ */
-
-/* Timelines stored as JSON arrays of {kind, t_ms, summary}; the items
- * borrow the JSON strings (alive while `set` is). */
-static int db_timelines(const lg_outcome_set *set, const char *name, lg_timeline **out,
-                        size_t *nout, lg_timeline_item **items_out, lg_err *err)
-{
-    size_t nt = 0, ni = 0, k = 0;
-    lg_timeline *tl;
-    lg_timeline_item *items;
-
-    for (size_t i = 0; i < set->n; i++) {
-        if (set->timelines && json_is_array(set->timelines[i])) {
-            nt++;
-            ni += json_array_size(set->timelines[i]);
-        }
-    }
-    *out = NULL;
-    *items_out = NULL;
-    *nout = 0;
-    if (!nt)
-        return 0;
-    tl = calloc(nt, sizeof *tl);
-    items = calloc(ni ? ni : 1, sizeof *items);
-    if (!tl || !items) {
-        free(tl);
-        free(items);
-        return LG_ERR(err, LG_ENOMEM, "%s: out of memory for timelines", name);
-    }
-    for (size_t i = 0, t = 0; i < set->n; i++) {
-        const json_t *a = set->timelines[i];
-        if (!json_is_array(a))
-            continue;
-        tl[t].case_index = set->items[i].case_index;
-        tl[t].trial = set->items[i].trial;
-        tl[t].items = items + k;
-        for (size_t j = 0; j < json_array_size(a); j++) {
-            const json_t *e = json_array_get(a, j);
-            const json_t *tm = json_object_get(e, "t_ms");
-            items[k].kind = lg_json_str(e, "kind", NULL);
-            items[k].summary = lg_json_str(e, "summary", "");
-            items[k].t_ms = json_is_number(tm) ? json_number_value(tm) : -1;
-            if (!items[k].kind || !(items[k].t_ms >= 0)) {
-                free(tl);
-                free(items);
-                return LG_ERR(err, LG_EINPUT,
-                              "%s: the timeline of case %u trial %u, item %zu, is not "
-                              "{kind, t_ms, summary}",
-                              name, set->items[i].case_index, set->items[i].trial, j);
-            }
-            k++;
-            tl[t].n_items++;
-        }
-        t++;
-    }
-    *out = tl;
-    *nout = nt;
-    *items_out = items;
-    return 0;
-}
-
-int lg_rundoc_from_results(struct lg_results *db, const char *run_id, const char *generator,
-                           lg_rundoc **out, lg_err *err)
-{
-    lg_run_record *rec = NULL;
-    lg_outcome_set *set = NULL;
-    json_t *mj = NULL, *gj = NULL;
-    lg_metrics *metrics = NULL;
-    lg_rundoc_gate *gates = NULL;
-    lg_timeline *tl = NULL;
-    lg_timeline_item *items = NULL;
-    lg_rundoc_input in = {0};
-    lg_rundoc *tmp = NULL;
-    char name[LG_RUN_ID_MAX + 320];
-    size_t ntl = 0;
-    int rc;
-
-    if ((rc = lg_results_run_get(db, run_id, &rec, err)))
-        return rc;
-    snprintf(name, sizeof name, "%s: run %s", lg_results_path(db), rec->id);
-    if ((rc = lg_results_outcomes(db, rec->id, &set, err)))
-        goto out;
-    if ((rc = lg_results_run_json(db, rec->id, &mj, &gj, err)))
-        goto out;
-    in.generator = generator;
-    in.run.id = rec->id;
-    in.run.suite_name = rec->suite_name;
-    in.run.suite_path = rec->suite_path;
-    in.run.suite_hash = rec->suite_hash;
-    in.run.mode = rec->mode;
-    in.run.seed = rec->seed;
-    in.run.trials = rec->trials;
-    in.run.cases = rec->case_count;
-    in.run.git_revision = rec->git_rev;
-    in.run.started_ms = rec->started_ms > 0 ? rec->started_ms : -1;
-    in.run.finished_ms = rec->finished_ms > 0 ? rec->finished_ms : -1;
-    if (!lg_run_status_from_name(rec->status, &in.run.status)) {
-        rc = LG_ERR(err, LG_EINPUT, "%s: unknown status '%s'", name,
-                    rec->status ? rec->status : "(none)");
-        goto out;
-    }
-    in.outcomes = set->items;
-    in.n_outcomes = set->n;
-    if (mj && !json_is_null(mj)) {
-        if ((rc = lg_metrics_from_json(mj, name, &metrics, err)))
-            goto out;
-        in.metrics = metrics;
-    }
-    if (gj && json_is_array(gj) && json_array_size(gj)) {
-        /* the stored gates have the document's shape: read them with its reader */
-        reader r = {name, err, 0, NULL};
-        char path[64];
-        if (!(tmp = doc_new())) {
-            rc = LG_ERR(err, LG_ENOMEM, "%s: out of memory", name);
-            goto out;
-        }
-        r.arena = tmp->arena;
-        in.n_gates = json_array_size(gj);
-        gates = calloc(in.n_gates, sizeof *gates);
-        if (!gates) {
-            rc = LG_ERR(err, LG_ENOMEM, "%s: out of memory", name);
-            goto out;
-        }
-        for (size_t i = 0; i < in.n_gates && !r.rc; i++) {
-            snprintf(path, sizeof path, "gates[%zu]", i);
-            if (!json_is_object(json_array_get(gj, i)))
-                fail(&r, path, NULL, "expected an object");
-            else
-                read_gate(&r, json_array_get(gj, i), path, &gates[i]);
-        }
-        if ((rc = r.rc))
-            goto out;
-        in.gates = gates;
-    } else if (gj && !json_is_array(gj) && !json_is_null(gj)) {
-        rc = LG_ERR(err, LG_EINPUT, "%s: the stored gates are not a JSON array", name);
-        goto out;
-    }
-    if ((rc = db_timelines(set, name, &tl, &ntl, &items, err)))
-        goto out;
-    in.timelines = tl;
-    in.n_timelines = ntl;
-    rc = lg_rundoc_build(&in, out, err);
-    if (rc)
-        lg_err_prefix(err, "%s", name);
-out:
-    free(tl);
-    free(items);
-    free(gates);
-    lg_rundoc_free(tmp);
-    lg_metrics_free(metrics);
-    json_decref(mj);
-    json_decref(gj);
-    lg_outcome_set_free(set);
-    lg_run_record_free(rec);
-    return rc;
 }

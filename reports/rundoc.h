@@ -214,31 +214,6 @@ int lg_rundoc_load_json(const json_t *j, const char *name, lg_rundoc **out, lg_e
  * the path as name). Missing file: LG_ENOENT naming it. */
 int lg_rundoc_load_file(const char *path, lg_rundoc **out, lg_err *err) LG_WUR;
 
-/* The gates as the JSON array the document holds ("gates": [{expression,
- * value, threshold, pass, defined, text, detail}]), for whoever stores gate
- * results elsewhere (the results DB) so they read back with the same
- * reader. Returns a new reference (owned, json_decref) or NULL with
- * LG_ENOMEM. */
-json_t *lg_rundoc_gates_to_json(const lg_rundoc_gate *gates, size_t n, lg_err *err);
-
-/* ---- results DB ------------------------------------------------------- */
-
-struct lg_results;
-
-/*
- * Builds the document of one run of a results DB (harness/results.h):
- * `run_id` is an id, a unique id prefix or "latest". The metrics are the
- * stored ones when the run finished with them, else computed from the
- * stored outcomes; gates are the stored gate results (the JSON of
- * lg_rundoc_gates_to_json), none when not stored; timelines are the stored
- * ones. `generator` may be NULL. On success *out is owned (free with
- * lg_rundoc_free). Errors: those of lg_results_run_get (LG_ENOENT naming
- * the id) and lg_results_outcomes; LG_EINPUT naming the run when its
- * stored status, metrics, gates or timelines are malformed; LG_ENOMEM.
- */
-int lg_rundoc_from_results(struct lg_results *db, const char *run_id, const char *generator,
-                           lg_rundoc **out, lg_err *err) LG_WUR;
-
 /* Parses what lg_clock_iso8601 writes ("2026-11-21T14:59:03.123Z"; the
  * fraction is optional) into wall ms. False on anything else. */
 bool lg_rundoc_parse_time(const char *s, int64_t *out_ms);

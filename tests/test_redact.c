@@ -357,6 +357,47 @@ Test(redact, redacted_requests_fingerprint_equal)
     lg_redact_free(r);
 }
 
+Test(redact, prepare_equals_redact_then_fingerprint)
+{
+    static const char *const files[] = {
+        "redact/request.json", "openai_chat_request.json", "anthropic_messages_request.json",
+        "openai_responses_request.json", "openai_embeddings_request.json", "sse_crlf.sse",
+        "diff/raw_body.recorded.json", "diff/scalar_body.recorded.json",
+        "diff/ignored_volatile_equal.incoming.json",
+    };
+    lg_err err = LG_ERR_INIT;
+    lg_redact *r = fixture_config();
+    lg_match_config *cfg = lg_match_config_new();
+    cr_assert_eq(lg_match_config_ignore(cfg, "messages[*].id", &err), 0);
+    cr_assert_eq(lg_match_config_ignore(cfg, "user", &err), 0);
+    for (size_t i = 0; i <= sizeof files / sizeof files[0]; i++) {
+        lg_buf in = LG_BUF_INIT, a = LG_BUF_INIT, b = LG_BUF_INIT;
+        size_t na = 0, nb = 0;
+        lg_hash128 ha, hb;
+        if (i < sizeof files / sizeof files[0])
+            load(files[i], &in); /* the last round: an empty body */
+        lg_match_request q = {"POST", "/v1/x", in.data, in.len};
+        for (int with_rules = 0; with_rules < 2; with_rules++) {
+            const lg_redact *rr = with_rules ? r : NULL;
+            lg_buf_reset(&a);
+            lg_buf_reset(&b);
+            cr_assert_eq(lg_match_prepare(rr, cfg, &q, &a, &na, &ha, &err), 0, "%s", err.msg);
+            cr_assert_eq(lg_redact_body(rr, in.data, in.len, &b, &nb, &err), 0);
+            lg_match_request qb = {"POST", "/v1/x", b.data, b.len};
+            cr_assert_eq(lg_match_fingerprint(cfg, &qb, &hb, &err), 0);
+            cr_expect_eq(a.len, b.len, "%zu", i);
+            cr_expect(a.len == 0 || memcmp(a.data, b.data, a.len) == 0, "file %zu", i);
+            cr_expect_eq(na, nb);
+            cr_expect(lg_hash_equal(ha, hb), "file %zu: prepare and redact+fingerprint differ", i);
+        }
+        lg_buf_release(&in);
+        lg_buf_release(&a);
+        lg_buf_release(&b);
+    }
+    lg_match_config_free(cfg);
+    lg_redact_free(r);
+}
+
 /* ---- SSE events and scrubbing ---- */
 
 struct sse_ctx {

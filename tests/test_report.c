@@ -1,5 +1,5 @@
 /* tests/test_report.c - reports/: the run report document (build, JSON out
- * and back, load errors, results DB), every renderer (terminal table
+ * and back, load errors), every renderer (terminal table
  * exactly, JUnit structure, Markdown, HTML numbers and size caps), escaping
  * of hostile strings, and the compare report (a known regression is
  * detected, a no-change pair is not flagged).
@@ -20,7 +20,6 @@
 #include "core/pcg.h"
 #include "harness/gate.h"
 #include "harness/metrics.h"
-#include "harness/results.h"
 #include "reports/report.h"
 #include "reports/rundoc.h"
 #include "reports/svg.h"
@@ -423,68 +422,6 @@ Test(rundoc, time_parser)
     cr_expect_not(lg_rundoc_parse_time("2026-01-01 00:00:00Z", &ms));
     cr_expect_not(lg_rundoc_parse_time("2026-01-01T00:00:00+01:00", &ms));
     cr_expect_not(lg_rundoc_parse_time("2026-13-01T00:00:00Z", &ms));
-}
-
-Test(rundoc, from_results_db)
-{
-    char dir[] = "/tmp/lg-report-XXXXXX", path[256];
-    lg_results *db = NULL;
-    lg_run_record rec;
-    lg_err e = LG_ERR_INIT;
-    lg_outcome o[8];
-    size_t n = small_outcomes(o);
-    lg_rundoc *d = NULL, *ref = small_doc();
-
-    cr_assert(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/results.db", dir);
-    cr_assert_eq(lg_results_open(path, true, &db, &e), 0, "%s", e.msg);
-    memset(&rec, 0, sizeof rec);
-    rec.suite_name = "support";
-    rec.suite_path = "suites/support.yaml";
-    rec.mode = "replay";
-    rec.seed = 42;
-    rec.trials = 2;
-    rec.case_count = 3;
-    cr_assert_eq(lg_results_run_create(db, &rec, &e), 0, "%s", e.msg);
-    for (size_t i = 0; i < n; i++) {
-        json_t *tl = NULL;
-        if (o[i].case_index == 2 && o[i].trial == 1)
-            tl = json_pack("[{s:s,s:f,s:s}]", "kind", "verify", "t_ms", 95.25, "summary",
-                           "fail: expected 42, got 41");
-        cr_assert_eq(lg_results_put_outcome(db, rec.id, &o[i], NULL, tl, &e), 0, "%s", e.msg);
-        json_decref(tl);
-    }
-    json_t *mj = lg_metrics_to_json(ref->metrics, &e);
-    json_t *gj = lg_rundoc_gates_to_json(ref->gates, ref->n_gates, &e);
-    cr_assert(mj && gj);
-    cr_assert_eq(lg_results_run_finish(db, rec.id, "finished", mj, gj, &e), 0, "%s", e.msg);
-    json_decref(mj);
-    json_decref(gj);
-
-    cr_assert_eq(lg_rundoc_from_results(db, "latest", "loopgate test", &d, &e), 0, "%s", e.msg);
-    cr_expect_str_eq(d->run.id, rec.id);
-    cr_expect_str_eq(d->run.suite_name, "support");
-    cr_expect_eq(d->run.status, LG_RUN_FINISHED);
-    cr_expect_eq(d->n_outcomes, 6u);
-    cr_expect_eq(d->n_gates, 2u);
-    cr_expect_str_eq(d->gates[1].expr, "cases.never_converged == 0");
-    cr_expect_not(d->gates[1].result.pass);
-    cr_expect_not(d->passed);
-    cr_expect_eq(d->n_timelines, 1u);
-    cr_expect_str_eq(lg_rundoc_find_timeline(d, 2, 1)->items[0].kind, "verify");
-    cr_expect_float_eq(d->metrics->convergence.value, 0.5, 1e-15);
-
-    lg_rundoc_free(d);
-    d = NULL;
-    lg_err_clear(&e);
-    cr_expect_eq(lg_rundoc_from_results(db, "nope", NULL, &d, &e), LG_ENOENT);
-    cr_expect(strstr(e.msg, "nope"), "%s", e.msg);
-    lg_results_close(db);
-    lg_rundoc_free(ref);
-    lg_buf b = LG_BUF_INIT;
-    cr_assert_eq(lg_buf_appendf(&b, "rm -rf '%s'", dir), 0);
-    cr_expect_eq(system(lg_buf_cstr(&b)), 0);
-    lg_buf_release(&b);
 }
 
 /* ---- renderers ------------------------------------------------------------- */

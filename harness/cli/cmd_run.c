@@ -49,8 +49,8 @@ const char cmd_run_usage[] =
     "                            trial (default) or goes to the model and is recorded\n"
     "      --fail-on-unused      replay: recorded calls that no request used fail the run\n"
     "      --max-cost-usd X      stop starting trials before the cost would pass X\n"
-    "      --upstream-openai URL     real OpenAI-compatible base (default https://api.openai.com)\n"
-    "      --upstream-anthropic URL  real Anthropic base (default https://api.anthropic.com)\n"
+    "      --upstream URL        the real model API (default $LOOPGATE_UPSTREAM, else\n"
+    "                            https://api.openai.com; https://api.anthropic.com for Claude)\n"
     "      --keep-workdirs       keep the work directories of converged trials too\n"
     "      --no-progress         no progress line on stderr\n"
     "\n"
@@ -83,7 +83,7 @@ static void on_signal(int sig)
 
 enum {
     O_RECORD = 256, O_REPLAY, O_RECMISS, O_LIVE, O_CASES, O_FROM, O_TRIALS, O_SEED, O_SHARD,
-    O_TIMEOUT, O_ONDIV, O_UNUSED, O_MAXCOST, O_UP_OAI, O_UP_ANT, O_KEEP, O_NOPROG, O_RESULTS,
+    O_TIMEOUT, O_ONDIV, O_UNUSED, O_MAXCOST, O_UPSTREAM, O_KEEP, O_NOPROG, O_RESULTS,
     O_RESUME, O_RUNID, O_GATE, O_BASELINE, O_ALPHA, O_REPORTDIR,
 };
 
@@ -102,8 +102,7 @@ static const struct option run_opts[] = {
     {"on-divergence", required_argument, NULL, O_ONDIV},
     {"fail-on-unused", no_argument, NULL, O_UNUSED},
     {"max-cost-usd", required_argument, NULL, O_MAXCOST},
-    {"upstream-openai", required_argument, NULL, O_UP_OAI},
-    {"upstream-anthropic", required_argument, NULL, O_UP_ANT},
+    {"upstream", required_argument, NULL, O_UPSTREAM},
     {"keep-workdirs", no_argument, NULL, O_KEEP},
     {"no-progress", no_argument, NULL, O_NOPROG},
     {"results", required_argument, NULL, O_RESULTS},
@@ -287,8 +286,7 @@ int cmd_run(int argc, char **argv)
                 goto out;
             }
             break;
-        case O_UP_OAI: o.upstream_openai = optarg; break;
-        case O_UP_ANT: o.upstream_anthropic = optarg; break;
+        case O_UPSTREAM: o.upstream = optarg; break;
         case O_KEEP: o.keep_workdirs = true; break;
         case O_NOPROG: no_progress = true; break;
         case O_RESULTS: o.results_path = optarg; break;
@@ -349,6 +347,9 @@ int cmd_run(int argc, char **argv)
         trace = default_trace;
     }
     o.trace_path = trace;
+    if (!o.upstream)
+        o.upstream = getenv("LOOPGATE_UPSTREAM") && *getenv("LOOPGATE_UPSTREAM")
+                         ? getenv("LOOPGATE_UPSTREAM") : "https://api.openai.com";
     if (o.divergence_live && o.mode != LG_RUN_REPLAY) {
         exit_code = lg_cli_usage_error("run", "--on-divergence applies to --replay only");
         goto out;

@@ -44,6 +44,8 @@ lg_start() {
     name=$1
     shift
     out="$LG_TMP/$name.out"
+    # a fresh file: a name reused for a new process must not show the old port
+    : >"$out"
     "$@" >"$out" 2>"$LG_TMP/$name.err" &
     pid=$!
     LG_PIDS="$LG_PIDS $pid"

@@ -1,0 +1,102 @@
+/*
+ * harness/cli/cmd_report.c - `loopgate report`: render a run in a format.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "core/buf.h"
+#include "report_out.h"
+#include "reports/report.h"
+#include "rundb.h"
+
+#define DEFAULT_RESULTS ".loopgate/results.db"
+
+const char cmd_report_usage[] =
+    "usage: loopgate report [RUN_ID|latest|FILE.json] [--format FORMAT] [-o FILE]\n"
+    "                       [--results DB] [--no-step-summary]\n"
+    "\n"
+    "Render one run: from the results DB by id (an id, a unique prefix of one,\n"
+    "or 'latest', the default), or from a JSON run report written by\n"
+    "'loopgate report --format json' (docs/report-schema.md).\n"
+    "\n"
+    "Formats:\n"
+    "  term    the metrics and gates as aligned tables, the verdict line last\n"
+    "          (colour on a terminal unless NO_COLOR is set)\n"
+    "  json    the run report document (schema 1), the input of 'loopgate compare'\n"
+    "  junit   JUnit XML: one testcase per case x trial, metrics as properties\n"
+    "  md      Markdown for a pull-request comment; also appended to the file\n"
+    "          named by $GITHUB_STEP_SUMMARY when that is set\n"
+    "  html    one self-contained page with SVG charts (opens offline)\n"
+    "\n"
+    "Options:\n"
+    "  -f, --format FORMAT  term (default), json, junit, md or html\n"
+    "  -o, --output FILE    write to FILE (replaced atomically) instead of stdout\n"
+    "      --results DB     results database (default " DEFAULT_RESULTS ")\n"
+    "      --no-step-summary  do not append md output to $GITHUB_STEP_SUMMARY\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit status: 0 the report was written (whatever its verdict), 2 bad usage,\n"
+    "an unknown run or a malformed report file, 3 internal error.\n";
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"results", required_argument, NULL, 'r'},
+        {"no-step-summary", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lg_report_format format = LG_REPORT_TERM;
+    const char *output = NULL, *results = DEFAULT_RESULTS, *what = "latest";
+    bool step_summary = true;
+    lg_report_opts ro = {0};
+    lg_err err = LG_ERR_INIT;
+    lg_rundoc *doc = NULL;
+    lg_buf out = LG_BUF_INIT;
+    int c, rc = LG_EXIT_OK;
+
+    while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "report", cmd_report_usage)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!lg_cli_parse_format("report", optarg, &format))
+                return LG_EXIT_USAGE;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'r':
+            results = optarg;
+            break;
+        case 'S':
+            step_summary = false;
+            break;
+        case LG_CLI_HELP:
+            return LG_EXIT_OK;
+        default:
+            return LG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        what = argv[optind++];
+    if (optind < argc)
+        return lg_cli_usage_error("report", "unexpected argument '%s' (one run at a time)",
+                                  argv[optind]);
+    if (lg_rundb_load_any(results, what, &doc, &err))
+        return lg_cli_report(&err);
+    ro.color = format == LG_REPORT_TERM && (!output || !strcmp(output, "-")) &&
+               lg_cli_color(STDOUT_FILENO);
+    if (lg_report_render(doc, format, &ro, &out, &err) ||
+        lg_cli_write_output(output, lg_buf_cstr(&out), out.len, &err) ||
+        (format == LG_REPORT_MD && step_summary &&
+         lg_cli_step_summary(lg_buf_cstr(&out), out.len, NULL, &err)))
+        rc = lg_cli_report(&err);
+    lg_buf_release(&out);
+    lg_rundoc_free(doc);
+    return rc;
+}

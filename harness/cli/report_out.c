@@ -1,0 +1,66 @@
+/*
+ * harness/cli/report_out.c - report destinations: file, stdout, job summary.
+ */
+#include "report_out.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/fs.h"
+#include "core/suggest.h"
+
+int lg_cli_write_output(const char *path, const char *data, size_t len, lg_err *err)
+{
+    if (!path || strcmp(path, "-") == 0) {
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+            return LG_ERR(err, LG_EIO, "cannot write the report to stdout: %s", strerror(errno));
+        return 0;
+    }
+    return lg_fs_write_file_atomic(path, data, len, err);
+}
+
+int lg_cli_step_summary(const char *md, size_t len, bool *appended, lg_err *err)
+{
+    const char *path = getenv("GITHUB_STEP_SUMMARY");
+    int fd;
+
+    if (appended)
+        *appended = false;
+    if (!path || !*path)
+        return 0;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return LG_ERR(err, LG_EIO, "cannot open GITHUB_STEP_SUMMARY file '%s': %s", path,
+                      strerror(errno));
+    if (lg_fs_write_all(fd, md, len) != 0 || lg_fs_write_all(fd, "\n", 1) != 0) {
+        int e = errno;
+        close(fd);
+        return LG_ERR(err, LG_EIO, "cannot append to GITHUB_STEP_SUMMARY file '%s': %s", path,
+                      strerror(e));
+    }
+    if (close(fd) != 0)
+        return LG_ERR(err, LG_EIO, "cannot append to GITHUB_STEP_SUMMARY file '%s': %s", path,
+                      strerror(errno));
+    if (appended)
+        *appended = true;
+    return 0;
+}
+
+bool lg_cli_parse_format(const char *cmd, const char *arg, lg_report_format *out)
+{
+    const char *guess;
+    if (lg_report_format_from_name(arg, out))
+        return true;
+    guess = lg_suggest(arg, lg_report_format_names);
+    if (guess)
+        lg_cli_usage_error(cmd, "unknown format '%s' (did you mean '%s'?); use term, json, junit, "
+                           "md or html", arg, guess);
+    else
+        lg_cli_usage_error(cmd, "unknown format '%s'; use term, json, junit, md or html", arg);
+    return false;
+}
