@@ -2,8 +2,9 @@
  * core/json.h - helpers over jansson.
  *
  * Canonical form: object keys sorted, compact separators, no trailing
- * newline, UTF-8 kept as is (JSON_ENSURE_ASCII off), real numbers in
- * jansson's shortest round-trip form. Two equal JSON values have the same
+ * newline, UTF-8 kept as is (JSON_ENSURE_ASCII off), real numbers with
+ * 17 significant digits (jansson's "%.17g": exact round trip, but 0.1 is
+ * written 0.10000000000000001). Two equal JSON values have the same
  * canonical bytes, which is what fingerprints and content addresses use.
  */
 #ifndef LG_JSON_H
