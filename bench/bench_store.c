@@ -12,11 +12,17 @@
  *   store_bytes        size of the .lgt file after the writer closed it
  *   bytes_per_call     store_bytes / (N*K)
  *   write_calls_per_s  begin/append/commit of every session, --threads writers
- *   read_calls_per_s   open each session and decode every request and response
- * Prints one JSON object on stdout.
+ *   read_calls_per_s   open each session and decode every request and response,
+ *                      --threads readers (as the proxy's replay threads do)
+ * plus the same throughputs per CPU second (the machine may be shared), the
+ * ratios, and "targets": which of issue 3's targets this run meets. Prints
+ * one JSON object on stdout; bench/run store calls it.
  *
- * usage: bench_store [--quick] [--sessions N] [--seed S] [--threads T]
- *                    [--dir DIR] [--keep] [--compact]
+ * The generator is deterministic from --seed. Tools behave like real ones:
+ * files and searches come from one synthetic repository shared by every
+ * session (a suite's cases work on the same code), the same call gives the
+ * same output, and an agent keeps returning to a few regions and symbols of
+ * its task. Text is drawn from Zipf-weighted vocabularies; ids are random.
  */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <errno.h>
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -214,53 +221,82 @@ static void repo_init(uint64_t seed)
     }
 }
 
+/* What one session's tools know: which tests fail now, what was searched. */
+typedef struct toolstate {
+    int module;            /* the task's module: run_tests runs its tests */
+    bool failing[12];      /* per test of that module */
+} toolstate;
+
+static void test_name(int module, int t, lg_buf *b)
+{
+    lg_pcg32 r; /* the same names on every run */
+    lg_pcg32_srandom(&r, (uint64_t)module, (uint64_t)t);
+    must(lg_buf_appendf(b, "test_%s_%s_%s", modules[module], verbs[lg_pcg32_boundedrand(&r, 10)],
+                        idents[lg_pcg32_boundedrand(&r, NIDENTS)]));
+}
+
 /* A tool call's arguments (JSON text escaped as a JSON string body). */
-static void tool_args(lg_pcg32 *r, int tool, int file, int start, lg_buf *b)
+static void tool_args(lg_pcg32 *r, int tool, int file, int start, const char *query, lg_buf *b)
 {
     if (tool == 0)
         must(lg_buf_appendf(b, "{\\\"path\\\":\\\"%s\\\",\\\"start\\\":%d,\\\"end\\\":%d}",
-                            the_repo.path[file], start, start + 12));
+                            the_repo.path[file], start + 1, start + 10));
     else if (tool == 1)
-        must(lg_buf_appendf(b, "{\\\"query\\\":\\\"%s->%s\\\"}", ident(r), ident(r)));
+        must(lg_buf_appendf(b, "{\\\"query\\\":\\\"%s\\\"}", query));
     else if (tool == 2) {
         must(lg_buf_appendf(b, "{\\\"path\\\":\\\"%s\\\",\\\"start\\\":%d,\\\"end\\\":%d,"
                                "\\\"text\\\":\\\"",
-                            the_repo.path[file], start, start + 2));
+                            the_repo.path[file], start + 1, start + 2));
         code_line(r, b, 1);
         must(lg_buf_append_str(b, "\\\"}"));
     } else
         must(lg_buf_appendf(b, "{\\\"target\\\":\\\"tests/test_%s.c\\\"}", modules[file % 8]));
 }
 
-/* ~400 B of tool output as a JSON string body. */
-static void tool_result(lg_pcg32 *r, int tool, int file, int start, lg_buf *b)
+/* ~400 B of tool output, as real tools give it: the same input gives the
+ * same output (files and searches come from the shared repository; a test
+ * run lists the module's tests, fixed by writes one by one). */
+static void tool_result(lg_pcg32 *r, toolstate *ts, int tool, int file, int start,
+                        const char *query, lg_buf *b)
 {
     size_t s0 = b->len;
     if (tool == 0) {
-        for (int l = start; b->len - s0 < 400; l++)
+        for (int l = start; l < start + 10; l++)
             must(lg_buf_appendf(b, "%d: %s\\n", l + 1, the_repo.line[file][l % REPO_LINES].data));
     } else if (tool == 1) {
-        while (b->len - s0 < 400) {
-            int f = (int)lg_pcg32_boundedrand(r, REPO_FILES), l = (int)lg_pcg32_boundedrand(r, REPO_LINES);
-            must(lg_buf_appendf(b, "%s:%d:%s\\n", the_repo.path[f], l + 1, the_repo.line[f][l].data));
-        }
+        int hits = 0;
+        for (int f = 0; f < REPO_FILES && hits < 8; f++)
+            for (int l = 0; l < REPO_LINES && hits < 8; l++)
+                if (strstr(the_repo.line[f][l].data, query)) {
+                    must(lg_buf_appendf(b, "%s:%d:%s\\n", the_repo.path[f], l + 1,
+                                        the_repo.line[f][l].data));
+                    hits++;
+                }
+        if (!hits)
+            must(lg_buf_appendf(b, "no matches for %s\\n", query));
     } else if (tool == 2) {
-        must(lg_buf_appendf(b, "wrote 3 lines to %s\\n@@ -%d,3 +%d,3 @@\\n", the_repo.path[file],
-                            start, start));
-        for (int l = start; b->len - s0 < 400; l++)
+        /* a write may fix one failing test */
+        for (int t = 0; t < 12; t++)
+            if (ts->failing[t] && lg_pcg32_boundedrand(r, 2)) {
+                ts->failing[t] = false;
+                break;
+            }
+        must(lg_buf_appendf(b, "wrote 2 lines to %s\\n@@ -%d,4 +%d,4 @@\\n", the_repo.path[file],
+                            start + 1, start + 1));
+        for (int l = start; l < start + 4; l++)
             must(lg_buf_appendf(b, " %s\\n", the_repo.line[file][l % REPO_LINES].data));
     } else {
         int pass = 0, failed = 0;
-        while (b->len - s0 < 360) {
-            bool ok = lg_pcg32_boundedrand(r, 5) != 0;
-            must(lg_buf_appendf(b, "test_%s_%s_%s ... %s\\n", modules[file % 8],
-                                verbs[lg_pcg32_boundedrand(r, 10)], ident(r), ok ? "ok" : "FAILED"));
-            pass += ok;
-            failed += !ok;
+        for (int t = 0; t < 12; t++) {
+            test_name(ts->module, t, b);
+            must(lg_buf_appendf(b, " ... %s\\n", ts->failing[t] ? "FAILED" : "ok"));
+            pass += !ts->failing[t];
+            failed += ts->failing[t];
         }
         must(lg_buf_appendf(b, "%d passed, %d failed in %u.%02us\\n", pass, failed,
-                            lg_pcg32_boundedrand(r, 5), lg_pcg32_boundedrand(r, 100)));
+                            1 + lg_pcg32_boundedrand(r, 3), lg_pcg32_boundedrand(r, 100)));
     }
+    (void)s0;
 }
 
 static void gen_session(uint64_t seed, size_t idx, int k, session *s)
@@ -277,6 +313,18 @@ static void gen_session(uint64_t seed, size_t idx, int k, session *s)
     if (!s->calls)
         must(LG_ENOMEM);
     file = (int)lg_pcg32_boundedrand(&r, REPO_FILES);
+    toolstate ts = {file % 8, {false}};
+    /* An agent works on a focus: a few regions of the task's file and a few
+     * symbols it keeps coming back to (re-reading after an edit, searching
+     * the same name again); now and then it looks elsewhere. */
+    int regions[3];
+    char symbols[3][64];
+    for (int i = 0; i < 3; i++) {
+        regions[i] = 10 * (int)lg_pcg32_boundedrand(&r, (REPO_LINES - 20) / 10);
+        snprintf(symbols[i], sizeof symbols[i], "%s->%s", ident(&r), ident(&r));
+    }
+    for (int t = 0; t < 3; t++)
+        ts.failing[lg_pcg32_boundedrand(&r, 12)] = true;
     must(lg_buf_appendf(&task, "Task %zu: in %s, ", idx, the_repo.path[file]));
     words(&r, &task, 270);
     /* conv: the messages so far */
@@ -288,8 +336,15 @@ static void gen_session(uint64_t seed, size_t idx, int k, session *s)
         call *cl = &s->calls[c];
         lg_buf callid = LG_BUF_INIT, args = LG_BUF_INIT, msg = LG_BUF_INIT;
         int tool = (int)lg_pcg32_boundedrand(&r, 4);
-        int f = lg_pcg32_boundedrand(&r, 3) ? file : (int)lg_pcg32_boundedrand(&r, REPO_FILES);
-        int start = (int)lg_pcg32_boundedrand(&r, REPO_LINES - 20);
+        bool focus = lg_pcg32_boundedrand(&r, 4) != 0;
+        int f = focus ? file : (int)lg_pcg32_boundedrand(&r, REPO_FILES);
+        int start = focus ? regions[lg_pcg32_boundedrand(&r, 3)]
+                          : (int)lg_pcg32_boundedrand(&r, REPO_LINES - 20);
+        char query[64];
+        if (focus)
+            snprintf(query, sizeof query, "%s", symbols[lg_pcg32_boundedrand(&r, 3)]);
+        else
+            snprintf(query, sizeof query, "%s->%s", ident(&r), ident(&r));
         bool last = c == k - 1;
         int64_t ptok = (int64_t)(prompt_tokens_base + conv.len / 4);
         int64_t ctok = 20 + lg_pcg32_boundedrand(&r, 60);
@@ -308,7 +363,7 @@ static void gen_session(uint64_t seed, size_t idx, int k, session *s)
             words(&r, &msg, 200);
             must(lg_buf_append_str(&msg, "\",\"refusal\":null}"));
         } else {
-            tool_args(&r, tool, f, start, &args);
+            tool_args(&r, tool, f, start, query, &args);
             must(lg_buf_appendf(&msg,
                                 "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
                                 "\"%s\",\"type\":\"function\",\"function\":{\"name\":\"%s\","
@@ -329,18 +384,16 @@ static void gen_session(uint64_t seed, size_t idx, int k, session *s)
                             "\"audio_tokens\":0},\"completion_tokens_details\":{"
                             "\"reasoning_tokens\":0,\"audio_tokens\":0,"
                             "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}},"
-                            "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_",
+                            "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_50cad350e4\"}",
                             (long long)(created + c * 7), msg.data, last ? "stop" : "tool_calls",
                             (long long)ptok, (long long)ctok, (long long)(ptok + ctok),
                             (long long)cl->usage.cached));
-        rand_id(&r, &cl->resp, 10);
-        must(lg_buf_append_str(&cl->resp, "\"}"));
         /* the next request carries this call and its result */
         if (!last) {
             must(lg_buf_appendf(&conv, ",%s,{\"role\":\"tool\",\"tool_call_id\":\"%s\","
                                        "\"content\":\"",
                                 msg.data, callid.data));
-            tool_result(&r, tool, f, start, &conv);
+            tool_result(&r, &ts, tool, f, start, query, &conv);
             must(lg_buf_append_str(&conv, "\"}"));
         }
         lg_buf_release(&callid);
@@ -398,6 +451,46 @@ static void *writer(void *arg)
     return NULL;
 }
 
+typedef struct rjob {
+    lg_store *st;
+    session *ss;
+    const lg_session_list *l;
+    size_t tid, nthreads;
+} rjob;
+
+static void rfail(const lg_err *e)
+{
+    fprintf(stderr, "bench_store: %s\n", e->msg);
+    exit(3);
+}
+
+/* Reads sessions tid, tid+nthreads, ... and checks every call's bytes. */
+static void *reader(void *arg)
+{
+    rjob *j = arg;
+    lg_err err = LG_ERR_INIT;
+    for (size_t i = j->tid; i < j->l->n; i += j->nthreads) {
+        lg_session_reader *r;
+        size_t idx = (size_t)j->l->items[i].case_index;
+        if (lg_store_session_read(j->st, j->l->items[i].id, &r, &err))
+            rfail(&err);
+        for (size_t c = 0; c < lg_session_reader_calls(r); c++) {
+            const lg_event *ev;
+            const call *want = &j->ss[idx].calls[c];
+            if (lg_session_reader_call(r, c, &ev, &err))
+                rfail(&err);
+            if (ev->model.request.len != want->req.len || ev->model.response.len != want->resp.len ||
+                memcmp(ev->model.request.data, want->req.data, want->req.len) ||
+                memcmp(ev->model.response.data, want->resp.data, want->resp.len)) {
+                fprintf(stderr, "bench_store: session %zu call %zu differs\n", idx, c);
+                exit(3);
+            }
+        }
+        lg_session_reader_free(r);
+    }
+    return NULL;
+}
+
 static void fail(const lg_err *e)
 {
     fprintf(stderr, "bench_store: %s\n", e->msg);
@@ -410,48 +503,64 @@ static uint64_t file_size(const char *p)
     return stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+typedef struct result {
+    uint64_t raw, zstd19, store, compacted;
+    size_t calls;
+    double write_s, write_cpu_s, read_s, read_cpu_s, zstd19_s, compact_s;
+} result;
+
 static bool no_peer;
 static int level;
 
-static void run_k(FILE *out, const char *dir, uint64_t seed, size_t n, size_t k, size_t nthreads,
-                  bool compact, bool keep)
+static void run_k(const char *dir, uint64_t seed, size_t n, size_t k, size_t nthreads,
+                  bool compact, bool keep, result *res)
 {
     session *ss = calloc(n, sizeof *ss);
-    uint64_t raw = 0, t0, t1;
+    uint64_t t0;
+    double c0;
     char path[4096];
     lg_err err = LG_ERR_INIT;
     lg_store *st;
-    double write_s, read_s, z_s;
-    size_t zlen;
     lg_buf cat = LG_BUF_INIT;
 
+    memset(res, 0, sizeof *res);
+    res->calls = n * k;
     if (!ss)
         must(LG_ENOMEM);
     for (size_t i = 0; i < n; i++) {
         gen_session(seed, i, (int)k, &ss[i]);
         for (size_t c = 0; c < k; c++) {
-            raw += ss[i].calls[c].req.len + ss[i].calls[c].resp.len;
+            res->raw += ss[i].calls[c].req.len + ss[i].calls[c].resp.len;
             must(lg_buf_append(&cat, ss[i].calls[c].req.data, ss[i].calls[c].req.len));
             must(lg_buf_append(&cat, ss[i].calls[c].resp.data, ss[i].calls[c].resp.len));
         }
     }
-    /* the peer: zstd -19 over everything end to end */
-    {
-        size_t bound = ZSTD_compressBound(cat.len);
+    /* the peer: zstd -19 over everything end to end, one frame, one thread */
+    if (!no_peer) {
+        size_t bound = ZSTD_compressBound(cat.len), z;
         void *zb = malloc(bound);
         if (!zb)
             must(LG_ENOMEM);
         t0 = lg_clock_mono_ns();
-        zlen = no_peer ? 0 : ZSTD_compress(zb, bound, cat.data, cat.len, 19);
-        z_s = (double)(lg_clock_mono_ns() - t0) / 1e9;
-        if (ZSTD_isError(zlen)) {
-            fprintf(stderr, "bench_store: zstd: %s\n", ZSTD_getErrorName(zlen));
+        z = ZSTD_compress(zb, bound, cat.data, cat.len, 19);
+        res->zstd19_s = (double)(lg_clock_mono_ns() - t0) / 1e9;
+        if (ZSTD_isError(z)) {
+            fprintf(stderr, "bench_store: zstd: %s\n", ZSTD_getErrorName(z));
             exit(3);
         }
+        res->zstd19 = z;
         free(zb);
     }
     lg_buf_release(&cat);
 
+    /* write: every session begun, appended and committed, by nthreads writers */
     snprintf(path, sizeof path, "%s/store-k%zu.lgt", dir, k);
     unlink(path);
     if (lg_store_open(path, LG_STORE_WRITE, &st, &err))
@@ -459,6 +568,7 @@ static void run_k(FILE *out, const char *dir, uint64_t seed, size_t n, size_t k,
     if (level)
         lg_store_set_level(st, level);
     t0 = lg_clock_mono_ns();
+    c0 = cpu_s();
     {
         pthread_t th[16];
         job jobs[16];
@@ -472,67 +582,46 @@ static void run_k(FILE *out, const char *dir, uint64_t seed, size_t n, size_t k,
                 fail(&jobs[t].err);
         }
     }
-    t1 = lg_clock_mono_ns();
-    write_s = (double)(t1 - t0) / 1e9;
+    res->write_s = (double)(lg_clock_mono_ns() - t0) / 1e9;
+    res->write_cpu_s = cpu_s() - c0;
     lg_store_close(st);
+    res->store = file_size(path);
 
-    /* read back every call and check it */
+    /* read: every request and response decoded and checked, by nthreads readers */
     if (lg_store_open(path, LG_STORE_READ, &st, &err))
         fail(&err);
     t0 = lg_clock_mono_ns();
+    c0 = cpu_s();
     {
         lg_session_list *l;
+        pthread_t th[16];
+        rjob jobs[16];
         if (lg_store_list_sessions(st, NULL, &l, &err))
             fail(&err);
         if (l->n != n) {
             fprintf(stderr, "bench_store: %zu sessions read back, %zu written\n", l->n, n);
             exit(3);
         }
-        for (size_t i = 0; i < l->n; i++) {
-            lg_session_reader *r;
-            size_t idx = (size_t)l->items[i].case_index;
-            if (lg_store_session_read(st, l->items[i].id, &r, &err))
-                fail(&err);
-            for (size_t c = 0; c < lg_session_reader_calls(r); c++) {
-                const lg_event *ev;
-                const call *want = &ss[idx].calls[c];
-                if (lg_session_reader_call(r, c, &ev, &err))
-                    fail(&err);
-                if (ev->model.request.len != want->req.len ||
-                    ev->model.response.len != want->resp.len ||
-                    memcmp(ev->model.request.data, want->req.data, want->req.len) ||
-                    memcmp(ev->model.response.data, want->resp.data, want->resp.len)) {
-                    fprintf(stderr, "bench_store: session %zu call %zu differs\n", idx, c);
-                    exit(3);
-                }
-            }
-            lg_session_reader_free(r);
+        for (size_t t = 0; t < nthreads; t++) {
+            jobs[t] = (rjob){st, ss, l, t, nthreads};
+            pthread_create(&th[t], NULL, reader, &jobs[t]);
         }
+        for (size_t t = 0; t < nthreads; t++)
+            pthread_join(th[t], NULL);
         lg_session_list_free(l);
     }
-    t1 = lg_clock_mono_ns();
-    read_s = (double)(t1 - t0) / 1e9;
+    res->read_s = (double)(lg_clock_mono_ns() - t0) / 1e9;
+    res->read_cpu_s = cpu_s() - c0;
     lg_store_close(st);
 
-    uint64_t sb = file_size(path);
-    fprintf(out,
-            "{\"raw_bytes\": %llu, \"zstd19_bytes\": %zu, \"store_bytes\": %llu, "
-            "\"bytes_per_call\": %.1f, \"write_calls_per_s\": %.0f, \"read_calls_per_s\": %.0f, "
-            "\"sessions\": %zu, \"calls\": %zu, \"raw_over_store\": %.1f, "
-            "\"zstd19_seconds\": %.2f",
-            (unsigned long long)raw, zlen, (unsigned long long)sb, (double)sb / (double)(n * k),
-            (double)(n * k) / write_s, (double)(n * k) / read_s, n, n * k,
-            (double)raw / (double)sb, z_s);
     if (compact) {
         lg_store_stats before, after;
         t0 = lg_clock_mono_ns();
         if (lg_store_compact(path, &before, &after, &err))
             fail(&err);
-        fprintf(out, ", \"compacted_bytes\": %llu, \"compact_seconds\": %.2f",
-                (unsigned long long)file_size(path),
-                (double)(lg_clock_mono_ns() - t0) / 1e9);
+        res->compact_s = (double)(lg_clock_mono_ns() - t0) / 1e9;
+        res->compacted = file_size(path);
     }
-    fprintf(out, "}");
     if (!keep)
         unlink(path);
     for (size_t i = 0; i < n; i++) {
@@ -545,9 +634,31 @@ static void run_k(FILE *out, const char *dir, uint64_t seed, size_t n, size_t k,
     free(ss);
 }
 
+static void print_result(const char *name, const result *r, bool compact)
+{
+    printf("\"%s\": {\"raw_bytes\": %llu, \"zstd19_bytes\": %llu, \"store_bytes\": %llu, "
+           "\"bytes_per_call\": %.1f, \"write_calls_per_s\": %.0f, \"read_calls_per_s\": %.0f, "
+           "\"calls\": %zu, \"raw_over_store\": %.1f, \"raw_over_zstd19\": %.1f, "
+           "\"write_calls_per_cpu_s\": %.0f, \"read_calls_per_cpu_s\": %.0f, "
+           "\"zstd19_seconds\": %.2f",
+           name, (unsigned long long)r->raw, (unsigned long long)r->zstd19,
+           (unsigned long long)r->store, (double)r->store / (double)r->calls,
+           (double)r->calls / r->write_s, (double)r->calls / r->read_s, r->calls,
+           (double)r->raw / (double)r->store, r->zstd19 ? (double)r->raw / (double)r->zstd19 : 0.0,
+           (double)r->calls / r->write_cpu_s, (double)r->calls / r->read_cpu_s, r->zstd19_s);
+    if (compact)
+        printf(", \"compacted_bytes\": %llu, \"compact_seconds\": %.2f",
+               (unsigned long long)r->compacted, r->compact_s);
+    printf("}");
+}
+
 static const char usage[] =
     "usage: bench_store [--quick] [--sessions N] [--seed S] [--threads T] [--dir DIR] [--keep]\n"
-    "                   [--compact]\n";
+    "                   [--compact] [--no-peer] [--level L]\n"
+    "\n"
+    "Prints one JSON object. --quick: 20 sessions instead of 200. --keep leaves\n"
+    "DIR/store-k8.lgt and DIR/store-k32.lgt. --compact also compacts them and reports\n"
+    "the size. --no-peer skips the zstd -19 peer. --level overrides the zstd levels.\n";
 
 int main(int argc, char **argv)
 {
@@ -559,11 +670,12 @@ int main(int argc, char **argv)
         {"no-peer", no_argument, NULL, 'P'},     {"level", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
-    size_t n = 200, threads = 2;
+    size_t n = 0, threads = 2;
     uint64_t seed = 42;
     bool quick = false, keep = false, compact = false;
     char tmpl[] = "/tmp/bench_store.XXXXXX";
     const char *dir = NULL;
+    result k8, k32;
     int c;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -577,13 +689,15 @@ int main(int argc, char **argv)
         case 'k': keep = true; break;
         case 'c': compact = true; break;
         case 'P': no_peer = true; break;
-        case 'L': level = atoi(optarg); break;
+        case 'L': level = (int)strtol(optarg, &end, 10); if (*end || level < 1 || level > 19) goto bad; break;
         case 'h': fputs(usage, stdout); return 0;
         default: goto bad;
         }
     }
-    if (quick && n == 200)
-        n = 20;
+    if (optind < argc)
+        goto bad;
+    if (!n)
+        n = quick ? 20 : 200;
     zipf_init(&words_zipf, NVOCAB, 1.0);
     zipf_init(&idents_zipf, NIDENTS, 1.0);
     repo_init(seed);
@@ -594,12 +708,28 @@ int main(int argc, char **argv)
         }
         dir = tmpl;
     }
-    printf("{\"bench\": \"store\", \"seed\": %llu, \"sessions\": %zu, \"threads\": %zu, "
-           "\"quick\": %s, \"k8\": ",
+    memset(&k8, 0, sizeof k8);
+    k8.calls = 1;
+    if (!getenv("BENCH_STORE_ONLY_K32"))
+        run_k(dir, seed, n, 8, threads, compact, keep, &k8);
+    run_k(dir, seed, n, 32, threads, compact, keep, &k32);
+    printf("{\"bench\": \"store\", \"seed\": %llu, \"sessions\": %zu, \"writer_threads\": %zu, "
+           "\"quick\": %s, ",
            (unsigned long long)seed, n, threads, quick ? "true" : "false");
-    run_k(stdout, dir, seed, n, 8, threads, compact, keep);
-    printf(", \"k32\": ");
-    run_k(stdout, dir, seed, n, 32, threads, compact, keep);
+    print_result("k8", &k8, compact);
+    printf(", ");
+    print_result("k32", &k32, compact);
+    {
+        double bpc8 = (double)k8.store / (double)k8.calls, bpc32 = (double)k32.store / (double)k32.calls;
+        double w = (double)(k8.calls + k32.calls) / (k8.write_s + k32.write_s);
+        double r = (double)(k8.calls + k32.calls) / (k8.read_s + k32.read_s);
+        printf(", \"targets\": {\"k8_store_le_raw_over_10\": %s, \"k32_store_le_raw_over_30\": %s, "
+               "\"k32_bytes_per_call_le_1_5x_k8\": %s, \"write_ge_20000_calls_per_s\": %s, "
+               "\"read_ge_50000_calls_per_s\": %s}",
+               k8.store * 10 <= k8.raw ? "true" : "false", k32.store * 30 <= k32.raw ? "true" : "false",
+               bpc32 <= 1.5 * bpc8 ? "true" : "false", w >= 20000 ? "true" : "false",
+               r >= 50000 ? "true" : "false");
+    }
     printf("}\n");
     if (dir == tmpl && !keep)
         rmdir(tmpl);

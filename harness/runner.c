@@ -558,7 +558,6 @@ out:
 static int run_trial(runner *r, job j, bool *committed, lg_err *err)
 {
     trial t;
-    lg_proxy_session *ps = NULL;
     uint64_t t0 = lg_clock_mono_ns();
     int rc;
 
@@ -588,7 +587,9 @@ static int run_trial(runner *r, job j, bool *committed, lg_err *err)
     }
     if (!rc && should_stop(r) && (t.proc.cancelled || !t.proc.exited)) {
         /* stopped by the interrupt: not an outcome; --resume redoes it */
-        lg_proxy_session_abort(r->proxy, t.token);
+        lg_err ignore = LG_ERR_INIT;
+        if (lg_proxy_session_abort(r->proxy, t.token, &ignore))
+            lg_debug("%s", ignore.msg);
         pthread_mutex_lock(&r->mu);
         r->interrupted++;
         pthread_mutex_unlock(&r->mu);
@@ -738,8 +739,10 @@ static int open_trace(runner *r, lg_err *err)
         return 0;
     if (!o->trace_path)
         return LG_ERR(err, LG_EUSAGE, "a trace file is needed in %s mode", lg_run_mode_name(o->mode));
-    if (o->mode == LG_RUN_REPLAY)
+    if (o->mode == LG_RUN_REPLAY && !o->divergence_live)
         return lg_store_open(o->trace_path, LG_STORE_READ, &r->store, err);
+    if (o->mode == LG_RUN_REPLAY && !lg_fs_exists(o->trace_path))
+        return LG_ERR(err, LG_ENOENT, "cannot open '%s': no such trace file", o->trace_path);
     /* record modes write; create the directory of a default trace path */
     const char *slash = strrchr(o->trace_path, '/');
     if (slash && slash != o->trace_path) {
@@ -779,7 +782,7 @@ static int open_log(runner *r, lg_err *err)
 {
     lg_buf p = LG_BUF_INIT;
     int rc;
-    if (r->o->mode != LG_RUN_REPLAY)
+    if (r->o->mode != LG_RUN_REPLAY || r->o->divergence_live)
         return 0;
     if (lg_buf_appendf(&p, "%s/%s", r->o->workroot, r->info->id))
         return LG_ERR(err, LG_ENOMEM, "out of memory");

@@ -18,6 +18,7 @@ struct lg_dict {
 struct lg_codec {
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
+    lg_buf scratch;
 };
 
 int lg_dict_train(const void *samples, const size_t *sizes, size_t n, size_t max_size,
@@ -98,6 +99,7 @@ lg_codec *lg_codec_new(void)
     lg_codec *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    lg_buf_init(&c->scratch);
     c->cctx = ZSTD_createCCtx();
     c->dctx = ZSTD_createDCtx();
     if (!c->cctx || !c->dctx) {
@@ -113,7 +115,13 @@ void lg_codec_free(lg_codec *c)
         return;
     ZSTD_freeCCtx(c->cctx);
     ZSTD_freeDCtx(c->dctx);
+    lg_buf_release(&c->scratch);
     free(c);
+}
+
+lg_buf *lg_codec_scratch(lg_codec *c)
+{
+    return &c->scratch;
 }
 
 /* Sets a parameter whose failure would be a bug (values are constants). */

@@ -32,8 +32,11 @@ enum lg_codec_kind {
     LG_CODEC_PREFIX = 3, /* zstd with a reference prefix (delta against earlier bytes) */
 };
 
-/* Default level for bodies written while recording, and for `compact`. */
-#define LG_CODEC_LEVEL_FAST 3
+/* Levels: standalone bodies and deltas written while recording (chosen by
+ * bench/bench_store: the best size for the time on chat traffic), and
+ * `compact`. */
+#define LG_CODEC_LEVEL_FAST 4
+#define LG_CODEC_LEVEL_DELTA 4
 #define LG_CODEC_LEVEL_MAX 19
 
 typedef struct lg_dict lg_dict;
@@ -68,10 +71,16 @@ const void *lg_dict_content(const lg_dict *d, size_t *len);
 lg_codec *lg_codec_new(void);
 void lg_codec_free(lg_codec *c); /* accepts NULL */
 
+/* A buffer that goes with the contexts, for callers' temporary bytes (such
+ * as a prefix being assembled), so that hot paths do not allocate. Borrowed;
+ * valid until lg_codec_free; the codec functions never touch it. */
+lg_buf *lg_codec_scratch(lg_codec *c);
+
 /*
  * Compresses `len` bytes of `src` at `level` and appends the frame to `out`.
  * With `prefix` (plen > 0) the bytes are coded against it (LG_CODEC_PREFIX);
- * else with `dict` when not NULL (LG_CODEC_DICT); else plainly
+ * else with `dict` when not NULL (LG_CODEC_DICT, at the dictionary's level);
+ * else plainly
  * (LG_CODEC_ZSTD). When the frame would not be smaller than the input, the
  * input is appended as is and the kind is LG_CODEC_RAW. `*kind` receives the
  * coding used. Returns 0, or LG_ENOMEM / LG_ETOOBIG (out's cap) /

@@ -661,7 +661,8 @@ int lg_httpd_start(const lg_httpd_opts *opts, lg_httpd **out, lg_err *err)
     if (fd < 0)
         goto fail;
     h->listen_fd = fd;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* poll, not epoll: see httpd.h (an epoll-mode stall in libmicrohttpd 0.9.75) */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (h->o.threads > 1)
         h->d = MHD_start_daemon(flags, (uint16_t)h->port, NULL, NULL, on_access, h,
                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,

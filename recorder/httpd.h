@@ -7,14 +7,21 @@
  *
  * Threading model, chosen for hundreds of concurrent keep-alive
  * connections on a 2-core machine:
- *   - libmicrohttpd runs an epoll event loop in a small pool of internal
- *     threads (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE,
- *     default 2). Idle keep-alive connections cost a file descriptor and a
- *     few KiB, not a thread, and a fast answer (a replay from the store)
- *     is produced right in the event thread with no hand-off.
- *     Thread-per-connection would cost a thread per idle client and, in
- *     libmicrohttpd, cannot suspend a connection, which live streaming
- *     needs.
+ *   - libmicrohttpd runs its own event loop in a small pool of internal
+ *     threads (MHD_USE_POLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE,
+ *     default 2, one per core). Idle keep-alive connections cost a file
+ *     descriptor and a few KiB, not a thread, and a fast answer (a replay
+ *     from the store) is produced right in the event thread with no
+ *     hand-off. Thread-per-connection would cost a thread per idle client
+ *     and, in libmicrohttpd, cannot suspend a connection, which live
+ *     streaming needs.
+ *     poll(2) rather than epoll: with libmicrohttpd 0.9.75 (Debian 12) the
+ *     epoll mode with a thread pool intermittently stopped reading the next
+ *     request of kept-alive connections answered in the event thread (about
+ *     1 run in 7 of tests/test_proxy.c's 128-session load test hung with the
+ *     request bytes unread in the socket; 0 in 36 runs with poll). poll is
+ *     level-triggered; at a few hundred connections per thread its O(n)
+ *     scan costs microseconds, and measured throughput was the same.
  *   - A handler that must block (an upstream call, a paced replay, a
  *     simulated latency) asks to be *offloaded*: the connection is
  *     suspended (MHD_ALLOW_SUSPEND_RESUME) and the handler runs again in a

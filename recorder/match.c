@@ -5,6 +5,7 @@
 #include "udiff.h"
 #include "core/json.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,15 +129,113 @@ int lg_match_fingerprint(const lg_match_config *cfg, const lg_match_request *req
     return rc;
 }
 
-int lg_match_prepare(const lg_redact *r, const lg_match_config *cfg,
+struct lg_match_cache {
+    pthread_mutex_t lock;
+    size_t mask;
+    uint64_t hits, misses;
+    struct cache_slot {
+        lg_hash128 key, fp;
+        bool used;
+    } slot[];
+};
+
+lg_match_cache *lg_match_cache_new(size_t slots)
+{
+    size_t n = 1;
+    lg_match_cache *c;
+
+    if (slots == 0)
+        slots = 4096;
+    if (slots > ((size_t)1 << 30))
+        slots = (size_t)1 << 30;
+    while (n < slots)
+        n <<= 1;
+    c = calloc(1, sizeof *c + n * sizeof c->slot[0]);
+    if (!c)
+        return NULL;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    return c;
+}
+
+void lg_match_cache_free(lg_match_cache *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void lg_match_cache_stats(lg_match_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    pthread_mutex_lock(&c->lock);
+    if (hits)
+        *hits = c->hits;
+    if (misses)
+        *misses = c->misses;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static lg_hash128 cache_key(const lg_match_request *req)
+{
+    lg_hash128 part[3] = {lg_hash_bytes(req->method, strlen(req->method)),
+                          lg_hash_bytes(req->path, strlen(req->path)),
+                          lg_hash_bytes(req->body_len ? req->body : "", req->body_len)};
+    unsigned char b[48];
+    for (int i = 0; i < 3; i++)
+        lg_hash_to_bytes(part[i], b + 16 * i);
+    return lg_hash_bytes(b, sizeof b);
+}
+
+static bool cache_get(lg_match_cache *c, lg_hash128 key, lg_hash128 *fp)
+{
+    bool hit;
+    pthread_mutex_lock(&c->lock);
+    const struct cache_slot *s = &c->slot[key.lo & c->mask];
+    hit = s->used && lg_hash_equal(s->key, key);
+    if (hit)
+        *fp = s->fp;
+    c->hits += hit;
+    c->misses += !hit;
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+static void cache_put(lg_match_cache *c, lg_hash128 key, lg_hash128 fp)
+{
+    pthread_mutex_lock(&c->lock);
+    struct cache_slot *s = &c->slot[key.lo & c->mask];
+    s->key = key;
+    s->fp = fp;
+    s->used = true;
+    pthread_mutex_unlock(&c->lock);
+}
+
+int lg_match_prepare(const lg_redact *r, const lg_match_config *cfg, lg_match_cache *cache,
                      const lg_match_request *req, lg_buf *redacted, size_t *n_redacted,
                      lg_hash128 *fp, lg_err *err)
 {
-    size_t before = redacted->len;
+    size_t before = redacted->len, count = 0;
     lg_buf canon = LG_BUF_INIT;
     json_t *tree = NULL;
-    int rc = lg_redact_body_tree(r, req->body, req->body_len, redacted, n_redacted, &tree, err);
+    lg_hash128 key = {0, 0};
+    int rc;
 
+    if (cache) {
+        key = cache_key(req);
+        if (cache_get(cache, key, fp)) {
+            /* known: redaction leaves these bytes as they are */
+            if ((rc = lg_buf_append(redacted, req->body, req->body_len)))
+                return LG_ERR(err, rc, "cannot copy the request body (%s)", lg_err_name(rc));
+            if (n_redacted)
+                *n_redacted = 0;
+            return 0;
+        }
+    }
+    rc = lg_redact_body_tree(r, req->body, req->body_len, redacted, &count, &tree, err);
     if (rc)
         return rc;
     lg_match_request red = {req->method, req->path, redacted->data ? redacted->data + before : "",
@@ -146,6 +245,10 @@ int lg_match_prepare(const lg_redact *r, const lg_match_config *cfg,
     if ((rc = canonical_parsed(&red, tree, &canon, err)))
         goto out;
     *fp = lg_hash_bytes(lg_buf_cstr(&canon), canon.len);
+    if (n_redacted)
+        *n_redacted = count;
+    if (cache && count == 0)
+        cache_put(cache, key, *fp);
 out:
     if (rc)
         lg_buf_truncate(redacted, before);

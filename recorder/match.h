@@ -64,8 +64,9 @@ size_t lg_match_config_count(const lg_match_config *cfg);
 
 /* ---- canonical form and fingerprint ---- */
 
-/* A request as seen by the matcher. Everything is borrowed. `body` may be
- * NULL when `body_len` is 0. */
+/* A request as seen by the matcher. Everything is borrowed. `method` and
+ * `path` are non-NULL C strings; `body` may be NULL when `body_len` is 0 and
+ * need not be NUL-terminated. */
 typedef struct lg_match_request {
     const char *method; /* "POST" */
     const char *path;   /* "/v1/chat/completions?x=1", session prefix stripped */
@@ -82,17 +83,38 @@ int lg_match_canonical(const lg_match_config *cfg, const lg_match_request *req, 
 int lg_match_fingerprint(const lg_match_config *cfg, const lg_match_request *req,
                          lg_hash128 *fp, lg_err *err) LG_WUR;
 
+/* A bounded, thread-safe memo of requests whose redaction changed nothing:
+ * (method, path, body bytes) -> fingerprint. Replay sends, in the common
+ * case, byte-identical bodies to the recorded ones; with a cache that has
+ * seen the recorded bodies (fingerprint them through lg_match_prepare() at
+ * load time) such a request costs one XXH3 pass instead of a JSON parse,
+ * a redaction walk and a canonical dump. Entries are keyed by XXH3-128 of
+ * the method, path and body; a full slot is overwritten. Use one cache per
+ * (redaction config, match config) pair: the cached answer depends on both. */
+typedef struct lg_match_cache lg_match_cache;
+
+/* A cache of `slots` entries (rounded up to a power of two; 0: 4096; each
+ * is 40 bytes). Returns owned (free with lg_match_cache_free) or NULL. */
+lg_match_cache *lg_match_cache_new(size_t slots);
+/* Accepts NULL. */
+void lg_match_cache_free(lg_match_cache *c);
+/* Lookups answered from the cache and not, since creation. */
+void lg_match_cache_stats(lg_match_cache *c, uint64_t *hits, uint64_t *misses);
+
 /* The proxy's one call per request: redacts the body with `r` (NULL: no
  * rules; see recorder/redact.h) into `redacted` (appended; this is what
- * the store keeps, and what lg_match_diff() should be given), sets
- * *n_redacted (may be NULL) to the number of replacements, and sets *fp to
+ * the store keeps, and what lg_match_diff() should be given), on success
+ * sets *n_redacted (may be NULL) to the number of replacements and *fp to
  * the fingerprint of the redacted request under `cfg`. It parses the JSON
  * once for both jobs; the result equals lg_redact_body() followed by
- * lg_match_fingerprint() on the redacted bytes. Borrows `r`, `cfg`, `req`.
- * 0 or the error of either step (`redacted` unchanged on error). */
+ * lg_match_fingerprint() on the redacted bytes. `cache` (may be NULL)
+ * answers repeated bodies without parsing and learns the new ones whose
+ * redaction changed nothing. Borrows everything; thread-safe for shared
+ * `r`, `cfg` and `cache`. 0 or the error of either step (`redacted`
+ * unchanged on error). */
 int lg_match_prepare(const struct lg_redact *r, const lg_match_config *cfg,
-                     const lg_match_request *req, lg_buf *redacted, size_t *n_redacted,
-                     lg_hash128 *fp, lg_err *err) LG_WUR;
+                     lg_match_cache *cache, const lg_match_request *req, lg_buf *redacted,
+                     size_t *n_redacted, lg_hash128 *fp, lg_err *err) LG_WUR;
 
 /* ---- divergence reports ---- */
 
@@ -133,8 +155,8 @@ void lg_divergence_release(lg_divergence *d);
  * ignored) and fills `out` (which must be initialised; its old contents are
  * released). `recorded` may be NULL: there was no recorded call left, path
  * becomes "(none)" and the diff shows the whole incoming request as added.
- * `session` (borrowed, copied; may be NULL), `call` and `recorded_index` are
- * stored as given. Order of the search for the first difference: method,
+ * `session` (borrowed; may be NULL) is copied with bytes outside printable
+ * ASCII shown as '?'; `call` and `recorded_index` are stored as given. Order of the search for the first difference: method,
  * path, then the bodies: object keys in sorted (byte) order with a key
  * missing on one side reported at that key, arrays by index with the first
  * extra element reported at its index, scalars by value (1 and 1.0 differ).

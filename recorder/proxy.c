@@ -42,6 +42,8 @@ typedef struct psession {
     size_t next_call;
     bool live;               /* after a LIVE divergence: everything goes upstream */
     uint64_t t0;
+    bool log_only;           /* s->w writes to the log store, not the trace */
+    bool aborted;            /* close without committing */
     lg_proxy_report rep;     /* counters */
     lg_buf msg;
 } psession;
@@ -176,8 +178,14 @@ static int session_create(lg_proxy *p, const lg_session_desc *desc, psession **o
     pthread_cond_init(&s->idle, NULL);
     lg_buf_init(&s->msg);
     s->t0 = lg_clock_mono_ns();
-    if (p->o.store && may_write(p) && (rc = lg_store_session_begin(p->o.store, desc, &s->w, err)))
-        goto fail;
+    if (p->o.store && may_write(p)) {
+        if ((rc = lg_store_session_begin(p->o.store, desc, &s->w, err)))
+            goto fail;
+    } else if (p->o.log_store) {
+        if ((rc = lg_store_session_begin(p->o.log_store, desc, &s->w, err)))
+            goto fail;
+        s->log_only = true;
+    }
     if (replays(p) && (rc = load_recording(p, s, err)))
         goto fail;
     pthread_mutex_lock(&p->mu);
@@ -263,10 +271,11 @@ static int session_finish(lg_proxy *p, psession *s, lg_proxy_report *rep, lg_err
                 lg_warn("proxy: %.*s", (int)(s->msg.len - before - 1), s->msg.data + before);
         }
     }
-    bool commit = s->w && (p->o.mode == LG_PROXY_RECORD || s->rep.upstream > 0);
+    bool commit = s->w && !s->aborted &&
+                  (p->o.mode == LG_PROXY_RECORD || s->rep.upstream > 0 || s->log_only);
     if (commit) {
         rc = lg_store_session_commit(s->w, NULL, err);
-        s->rep.committed = rc == 0;
+        s->rep.committed = rc == 0 && !s->log_only;
         if (rc)
             lg_err_prefix(err, "session '%s'", s->key);
     } else {
@@ -279,6 +288,30 @@ static int session_finish(lg_proxy *p, psession *s, lg_proxy_report *rep, lg_err
     }
     session_free(s);
     return rc;
+}
+
+static psession *session_unlink(lg_proxy *p, const char *token)
+{
+    psession **pp, *s = NULL;
+    pthread_mutex_lock(&p->mu);
+    for (pp = &p->sessions; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->token, token) == 0) {
+            s = *pp;
+            *pp = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+int lg_proxy_session_abort(lg_proxy *p, const char *token, lg_err *err)
+{
+    psession *s = session_unlink(p, token);
+    if (!s)
+        return LG_ERR(err, LG_ENOENT, "proxy: no open session with token '%s'", token);
+    s->aborted = true;
+    return session_finish(p, s, NULL, err);
 }
 
 int lg_proxy_session_close(lg_proxy *p, const char *token, lg_proxy_report *rep, lg_err *err)
@@ -614,8 +647,14 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
     pthread_mutex_lock(&s->mu);
     s->rep.upstream++;
     pthread_mutex_unlock(&s->mu);
-    if (lg_upstream_call(p->up, lg_httpd_req_method(r), c->target, lg_httpd_req_headers(r), body,
-                         blen, &sink, &res, &err)) {
+    /* the session header is loopgate's own: upstream never sees it */
+    lg_http_headers fwd_hdrs = LG_HTTP_HEADERS_INIT;
+    int crc = lg_http_headers_copy(&fwd_hdrs, lg_httpd_req_headers(r));
+    lg_http_headers_remove(&fwd_hdrs, "x-loopgate-session");
+    crc = crc ? crc : lg_upstream_call(p->up, lg_httpd_req_method(r), c->target, &fwd_hdrs, body,
+                                       blen, &sink, &res, &err);
+    lg_http_headers_release(&fwd_hdrs);
+    if (crc) {
         respond_problem(r, 400, "loopgate_bad_request", "%s", err.msg);
         goto out;
     }

@@ -91,6 +91,10 @@ typedef void (*lg_proxy_divergence_fn)(void *ud, const char *session, const lg_d
 
 typedef struct lg_proxy_opts {
     int mode;                      /* enum lg_proxy_mode */
+    lg_store *log_store;           /* borrowed, write mode, optional: in replay, where nothing
+                                      is written to `store`, each session (served calls, loop
+                                      events, divergences) is committed here instead, so the
+                                      harness can read back what the loop did */
     lg_store *store;               /* borrowed; write mode for record, record-missing and
                                       replay with LIVE; NULL only in passthrough */
     const char *upstream;          /* base URL; required unless mode is replay with FAIL */
@@ -154,6 +158,11 @@ int lg_proxy_session_open(lg_proxy *p, const lg_session_desc *desc,
  */
 int lg_proxy_session_close(lg_proxy *p, const char *token, lg_proxy_report *rep,
                            lg_err *err) LG_WUR;
+
+/* Closes a session without committing anything (the harness stopped the
+ * loop: an interrupted trial is not a result). Waits for its requests in
+ * flight. LG_ENOENT for an unknown token. */
+int lg_proxy_session_abort(lg_proxy *p, const char *token, lg_err *err);
 
 /*
  * Stops serving (in-flight requests finish or are cut), closes every

@@ -1,8 +1,8 @@
 /*
  * recorder/proxy_int.h - private to the proxy: token usage extraction.
  *
- * recorder/usage.h and recorder/trace.h both define `struct lg_usage`, so no
- * file can include both; proxy_usage.c wraps usage.h behind this interface
+ * proxy_usage.c wraps recorder/usage.h (the usage meter) behind this small
+ * interface so proxy.c deals only in trace-model usage (lg_usage)
  * of plain integers.
  */
 #ifndef LG_PROXY_INT_H

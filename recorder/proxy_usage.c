@@ -7,7 +7,7 @@
 #include "usage.h"
 
 struct lg_pusage {
-    lg_usage u;
+    lg_usage_meter u;
 };
 
 lg_pusage *lg_pusage_new(const char *path, const void *body, size_t len)

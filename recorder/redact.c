@@ -16,6 +16,7 @@ struct rule {
     char *placeholder; /* "<redacted:NAME>" */
     regex_t re;
     const char *hint; /* built-ins: a literal every match contains (fast skip) */
+    size_t hint_len;
     int group;        /* subexpression that is replaced; 0 = the whole match */
 };
 
@@ -39,6 +40,15 @@ struct lg_redact {
     size_t nl;
     struct rule *rules;
     size_t nr;
+    /* every literal is free of '"', '\\', '/' and control bytes, which JSON
+     * text may write as short escapes (built-in hints always are) */
+    bool plain_needles;
+    /* first bytes of the needles (literal values, rule hints), so one pass
+     * over a body finds which can occur: one[c] for one-byte needles, bit
+     * (c0 << 8 | c1) of two[] for longer ones */
+    unsigned char first[256];
+    unsigned char one[256];
+    unsigned char two[65536 / 8];
 };
 
 static const char *const fixed_headers[] = {
@@ -71,7 +81,10 @@ const char *const *lg_redact_builtin_names(void)
 
 lg_redact *lg_redact_new(void)
 {
-    return calloc(1, sizeof(lg_redact));
+    lg_redact *r = calloc(1, sizeof(lg_redact));
+    if (r)
+        r->plain_needles = true;
+    return r;
 }
 
 void lg_redact_free(lg_redact *r)
@@ -103,6 +116,19 @@ void lg_redact_free(lg_redact *r)
     free(r);
 }
 
+static void add_needle(lg_redact *r, const void *needle, size_t len)
+{
+    const unsigned char *n = needle;
+    if (len)
+        r->first[n[0]] = 1;
+    if (len == 1) {
+        r->one[n[0]] = 1;
+    } else if (len > 1) {
+        unsigned idx = (unsigned)n[0] << 8 | n[1];
+        r->two[idx >> 3] = (unsigned char)(r->two[idx >> 3] | 1u << (idx & 7));
+    }
+}
+
 static bool name_ok(const char *name)
 {
     size_t n = strlen(name);
@@ -125,36 +151,35 @@ static char *placeholder_for(const char *name)
     return lg_buf_take(&b, NULL);
 }
 
-/* Grows an array of `size`-byte items by one; returns the new slot or NULL. */
-static void *grow(void *arrp, size_t *n, size_t size)
+/* Reallocates an array of `n` items of `size` bytes for one more, zeroed.
+ * Returns the new array, or NULL (the old one is left as it was). */
+static void *grow_one(void *arr, size_t n, size_t size)
 {
-    void **arr = arrp;
-    char *p = realloc(*arr, (*n + 1) * size);
-    if (!p)
-        return NULL;
-    *arr = p;
-    memset(p + *n * size, 0, size);
-    return p + (*n)++ * size;
+    char *p = realloc(arr, (n + 1) * size);
+    if (p)
+        memset(p + n * size, 0, size);
+    return p;
 }
 
 int lg_redact_add_header(lg_redact *r, const char *name, lg_err *err)
 {
-    char **slot, *copy;
+    char **v, *copy;
     if (!*name)
         return LG_ERR(err, LG_EINPUT, "redacted header name is empty");
     if (!(copy = strdup(name)))
         return LG_ERR(err, LG_ENOMEM, "out of memory adding redacted header '%s'", name);
-    if (!(slot = grow(&r->headers, &r->nh, sizeof *r->headers))) {
+    if (!(v = grow_one(r->headers, r->nh, sizeof *v))) {
         free(copy);
         return LG_ERR(err, LG_ENOMEM, "out of memory adding redacted header '%s'", name);
     }
-    *slot = copy;
+    r->headers = v;
+    v[r->nh++] = copy;
     return 0;
 }
 
 int lg_redact_add_path(lg_redact *r, const char *path, const char *name, lg_err *err)
 {
-    struct pathrule *slot;
+    struct pathrule *v;
     lg_jpath *p;
     char *ph;
     int rc;
@@ -166,21 +191,23 @@ int lg_redact_add_path(lg_redact *r, const char *path, const char *name, lg_err 
     if ((rc = lg_jpath_compile(path, &p, err)))
         return rc;
     ph = placeholder_for(name);
-    slot = ph ? grow(&r->paths, &r->np, sizeof *r->paths) : NULL;
-    if (!slot) {
+    v = ph ? grow_one(r->paths, r->np, sizeof *v) : NULL;
+    if (!v) {
         free(ph);
         lg_jpath_free(p);
         return LG_ERR(err, LG_ENOMEM, "out of memory adding redacted path '%s'", path);
     }
-    slot->path = p;
-    slot->placeholder = ph;
+    r->paths = v;
+    v[r->np].path = p;
+    v[r->np].placeholder = ph;
+    r->np++;
     return 0;
 }
 
 static int add_rule(lg_redact *r, const char *name, const char *regex, bool icase,
                     const char *hint, int group, lg_err *err)
 {
-    struct rule *slot;
+    struct rule *v, *slot;
     regex_t re;
     regmatch_t m[1];
     char *ph;
@@ -202,16 +229,21 @@ static int add_rule(lg_redact *r, const char *name, const char *regex, bool icas
                       name, regex);
     }
     ph = placeholder_for(name);
-    slot = ph ? grow(&r->rules, &r->nr, sizeof *r->rules) : NULL;
-    if (!slot) {
+    v = ph ? grow_one(r->rules, r->nr, sizeof *v) : NULL;
+    if (!v) {
         free(ph);
         regfree(&re);
         return LG_ERR(err, LG_ENOMEM, "out of memory adding redaction pattern '%s'", name);
     }
+    r->rules = v;
+    slot = &v[r->nr++];
     slot->placeholder = ph;
     slot->re = re;
     slot->hint = hint;
+    slot->hint_len = hint ? strlen(hint) : 0;
     slot->group = group;
+    if (hint)
+        add_needle(r, hint, strlen(hint));
     return 0;
 }
 
@@ -249,7 +281,7 @@ int lg_redact_add_builtin(lg_redact *r, const char *name, lg_err *err)
 int lg_redact_add_literal(lg_redact *r, const char *name, const void *value, size_t len,
                           lg_err *err)
 {
-    struct literal *slot;
+    struct literal *arr, *slot;
     unsigned char *v;
     char *ph;
 
@@ -261,16 +293,22 @@ int lg_redact_add_literal(lg_redact *r, const char *name, const void *value, siz
                                       "redact it everywhere", name, MIN_SECRET);
     v = malloc(len);
     ph = placeholder_for(name);
-    slot = v && ph ? grow(&r->lits, &r->nl, sizeof *r->lits) : NULL;
-    if (!slot) {
+    arr = v && ph ? grow_one(r->lits, r->nl, sizeof *arr) : NULL;
+    if (!arr) {
         free(v);
         free(ph);
         return LG_ERR(err, LG_ENOMEM, "out of memory adding secret '%s'", name);
     }
+    r->lits = arr;
+    slot = &arr[r->nl++];
     memcpy(v, value, len);
+    for (size_t i = 0; i < len; i++)
+        if (v[i] == '"' || v[i] == '\\' || v[i] == '/' || v[i] < 0x20)
+            r->plain_needles = false;
     slot->value = v;
     slot->len = len;
     slot->placeholder = ph;
+    add_needle(r, v, len);
     return 0;
 }
 
@@ -289,7 +327,13 @@ bool lg_redact_header_dropped(const lg_redact *r, const char *name)
 
 struct scratch {
     lg_buf b[2];
-    int next; /* buffer the next stage writes into */
+    int next;  /* buffer the next stage writes into */
+    lg_buf z;  /* a NUL-terminated copy for regexec, which needs one */
+    /* Literals / hinted rules (first 64 of each) whose needle does not occur
+     * in the whole body text; they cannot match a string copied verbatim
+     * from it (one without escapes), which spares a search per string. */
+    uint64_t lit_off, rule_off;
+    bool use_mask; /* the current text is an unescaped part of the body */
 };
 
 /* Moves [so, eo) outward to UTF-8 character boundaries so a replacement
@@ -313,8 +357,6 @@ static int apply_rule(const struct rule *ru, const char **cur, size_t *n, struct
     regmatch_t m[2];
     int rc;
 
-    if (ru->hint && !memmem(s, *n, ru->hint, strlen(ru->hint)))
-        return 0;
     while (off <= *n) {
         size_t so, eo;
         m[0].rm_so = (regoff_t)off;
@@ -386,19 +428,36 @@ static int apply_literal(const struct literal *li, const char **cur, size_t *n,
     return 0;
 }
 
-/* All literals then all patterns; *cur and *n change only if something matched. */
+/* All literals then all patterns. *count grows by the replacements made;
+ * *cur and *n may point at a scratch copy even when nothing matched. */
 static int redact_text(const lg_redact *r, const char **cur, size_t *n, struct scratch *sc,
                        size_t *count)
 {
     int rc;
     if (*n == 0)
         return 0;
-    for (size_t i = 0; i < r->nl; i++)
+    for (size_t i = 0; i < r->nl; i++) {
+        if (sc->use_mask && i < 64 && (sc->lit_off >> i & 1))
+            continue;
         if ((rc = apply_literal(&r->lits[i], cur, n, sc, count)))
             return rc;
-    for (size_t i = 0; i < r->nr; i++)
-        if ((rc = apply_rule(&r->rules[i], cur, n, sc, count)))
+    }
+    for (size_t i = 0; i < r->nr; i++) {
+        const struct rule *ru = &r->rules[i];
+        if (sc->use_mask && i < 64 && (sc->rule_off >> i & 1))
+            continue;
+        if (ru->hint && !memmem(*cur, *n, ru->hint, ru->hint_len))
+            continue;
+        /* texts from the body are not NUL-terminated; scratch buffers are */
+        if (*cur != sc->b[0].data && *cur != sc->b[1].data && *cur != sc->z.data) {
+            lg_buf_reset(&sc->z);
+            if ((rc = lg_buf_append(&sc->z, *cur, *n)))
+                return rc;
+            *cur = sc->z.data;
+        }
+        if ((rc = apply_rule(ru, cur, n, sc, count)))
             return rc;
+    }
     return 0;
 }
 
@@ -551,9 +610,10 @@ static int scan_string(struct scan *S, json_t *node)
         n = to - from - 2;
     }
     const char *cur = v;
-    size_t cn = n;
+    size_t cn = n, hits = *S->count;
+    S->sc->use_mask = !esc;
     rc = redact_text(S->r, &cur, &cn, S->sc, S->count);
-    if (rc == 0 && cur != v) {
+    if (rc == 0 && *S->count != hits) {
         rc = splice_json_string(S, from, to, cur, cn);
         if (rc == 0 && json_is_string(node) && json_string_setn(node, cur, cn))
             rc = LG_EINTERNAL;
@@ -676,9 +736,9 @@ static int redact_tree(const lg_redact *r, json_t *v, struct scratch *sc, size_t
     int rc = 0;
     if (json_is_string(v)) {
         const char *cur = json_string_value(v);
-        size_t n = json_string_length(v);
+        size_t n = json_string_length(v), hits = *count;
         rc = redact_text(r, &cur, &n, sc, count);
-        if (rc == 0 && cur != json_string_value(v) && json_string_setn(v, cur, n))
+        if (rc == 0 && *count != hits && json_string_setn(v, cur, n))
             rc = LG_EINTERNAL;
     } else if (json_is_object(v)) {
         const char *key;
@@ -698,6 +758,57 @@ static int redact_tree(const lg_redact *r, json_t *v, struct scratch *sc, size_t
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
     return lg_buf_append((lg_buf *)data, buffer, size) ? -1 : 0;
+}
+
+/* Fills the scratch masks for a body text. */
+static void set_masks(const lg_redact *r, const char *body, size_t len, struct scratch *sc)
+{
+    const unsigned char *b = (const unsigned char *)body;
+    uint64_t lit_todo = 0, rule_todo = 0, lit_seen = 0, rule_seen = 0;
+
+    for (size_t i = 0; i < r->nl && i < 64; i++)
+        lit_todo |= (uint64_t)1 << i;
+    for (size_t i = 0; i < r->nr && i < 64; i++)
+        if (r->rules[i].hint)
+            rule_todo |= (uint64_t)1 << i;
+    for (size_t i = 0; i < len && (lit_seen != lit_todo || rule_seen != rule_todo); i++) {
+        unsigned idx;
+        if (!r->first[b[i]])
+            continue; /* most bytes: one table lookup */
+        idx = i + 1 < len ? (unsigned)b[i] << 8 | b[i + 1] : 0;
+        if (!r->one[b[i]] && !(i + 1 < len && (r->two[idx >> 3] >> (idx & 7) & 1)))
+            continue;
+        /* a needle may start here: confirm each one that is still unseen */
+        for (size_t k = 0; k < r->nl && k < 64; k++) {
+            const struct literal *li = &r->lits[k];
+            if (!(lit_seen >> k & 1) && li->len <= len - i && memcmp(b + i, li->value, li->len) == 0)
+                lit_seen |= (uint64_t)1 << k;
+        }
+        for (size_t k = 0; k < r->nr && k < 64; k++) {
+            const char *h = r->rules[k].hint;
+            if (h && !(rule_seen >> k & 1) && (unsigned char)h[0] == b[i] &&
+                r->rules[k].hint_len <= len - i && memcmp(b + i, h, r->rules[k].hint_len) == 0)
+                rule_seen |= (uint64_t)1 << k;
+        }
+    }
+    sc->lit_off = lit_todo & ~lit_seen;
+    sc->rule_off = rule_todo & ~rule_seen;
+}
+
+/* True when no literal or rule can match anywhere in the body: every one is
+ * masked off, and no escape in the text could spell a needle differently. */
+static bool nothing_to_find(const lg_redact *r, const char *body, size_t len,
+                            const struct scratch *sc)
+{
+    if (r->nl == 0 && r->nr == 0)
+        return true;
+    if (r->nl > 64 || r->nr > 64 || !r->plain_needles)
+        return false;
+    if (r->nl && sc->lit_off != (r->nl == 64 ? UINT64_MAX : ((uint64_t)1 << r->nl) - 1))
+        return false;
+    if (r->nr && sc->rule_off != (r->nr == 64 ? UINT64_MAX : ((uint64_t)1 << r->nr) - 1))
+        return false;
+    return len == 0 || !memmem(body, len, "\\u", 2);
 }
 
 /* Redacts a parsed JSON body whose text is body[0..len). */
@@ -722,6 +833,13 @@ static int redact_json(const lg_redact *r, const char *body, size_t len, json_t 
         qsort(mk.v, mk.n, sizeof *mk.v, ptr_cmp);
 
     struct scan S = {r, body, len, 0, 0, out, &mk, sc, &hits};
+    if (mk.n == 0 && nothing_to_find(r, body, len, sc)) {
+        /* the common case: nothing to redact, the body is stored as it came */
+        rc = lg_buf_append(out, body, len);
+        if (rc)
+            rc = LG_ERR(err, rc, "cannot redact the JSON body (%s)", lg_err_name(rc));
+        goto out;
+    }
     rc = scan_value(&S, root);
     if (rc == 0) {
         skip_ws(&S);
@@ -736,6 +854,7 @@ static int redact_json(const lg_redact *r, const char *body, size_t len, json_t 
         lg_buf_truncate(out, before);
         S.copied = 0;
         hits = mk.n;
+        sc->use_mask = false;
         rc = redact_tree(r, root, sc, &hits);
         if (rc == 0 &&
             json_dump_callback(root, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
@@ -765,6 +884,13 @@ static int redact_any(const lg_redact *r, const char *body, size_t len, lg_buf *
 
     if (tree)
         *tree = NULL;
+    set_masks(r, body, len, sc);
+    if (!tree && r->np == 0 && nothing_to_find(r, body, len, sc)) {
+        /* nothing can match, JSON or not: no need to parse */
+        if ((rc = lg_buf_append(out, body, len)))
+            return LG_ERR(err, rc, "cannot copy the body (%s)", lg_err_name(rc));
+        return 0;
+    }
     if (len && (tree || r->np || r->nl || r->nr))
         root = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (root) {
@@ -777,6 +903,7 @@ static int redact_any(const lg_redact *r, const char *body, size_t len, lg_buf *
     }
     const char *cur = body;
     size_t n = len;
+    sc->use_mask = true;
     rc = redact_text(r, &cur, &n, sc, count);
     if (!rc)
         rc = lg_buf_append(out, cur, n);
@@ -789,13 +916,14 @@ int lg_redact_body_tree(const lg_redact *r, const void *body, size_t len, lg_buf
                         size_t *count, json_t **tree, lg_err *err)
 {
     static const lg_redact none = {0};
-    struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0};
+    struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0, LG_BUF_INIT, 0, 0, false};
     size_t local = 0;
     int rc;
 
     rc = redact_any(r ? r : &none, body, len, out, &local, &sc, tree, err);
     lg_buf_release(&sc.b[0]);
     lg_buf_release(&sc.b[1]);
+    lg_buf_release(&sc.z);
     if (count)
         *count = rc ? 0 : local;
     return rc;
@@ -811,7 +939,7 @@ int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf 
                         size_t *count, lg_err *err)
 {
     static const lg_redact none = {0};
-    struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0};
+    struct scratch sc = {{LG_BUF_INIT, LG_BUF_INIT}, 0, LG_BUF_INIT, 0, 0, false};
     const char *s = raw;
     size_t i = 0, local = 0, before = out->len;
     int rc = 0;
@@ -841,6 +969,7 @@ int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf 
     }
     lg_buf_release(&sc.b[0]);
     lg_buf_release(&sc.b[1]);
+    lg_buf_release(&sc.z);
     if (rc) {
         lg_buf_truncate(out, before);
         local = 0;

@@ -22,7 +22,8 @@
  *                ghu_/ghs_/ghr_/github_pat_, AWS AKIA..., Google AIza...,
  *                Slack xox?-..., JWTs eyJ...x.y, and the token after
  *                "Bearer " (the word itself is kept).
- *     Placeholders never match a pattern, so redacting twice changes nothing.
+ *     Built-in patterns never match a placeholder, so redacting twice with
+ *     them changes nothing (a user pattern that matches "<redacted..." would).
  *
  * Order inside lg_redact_body(): paths, then literals, then patterns in the
  * order they were added. Redaction runs BEFORE fingerprinting
@@ -30,8 +31,16 @@
  * the redacted form in record mode, and fingerprints the redacted form in
  * every mode. The upstream still receives the original request.
  *
- * A redacted JSON body is re-serialised compactly, members in their original
- * order; a body where nothing was redacted is returned byte for byte.
+ * Output keeps the input's bytes except where something was redacted: in a
+ * JSON body only the changed values are rewritten (as JSON strings), so
+ * spacing, member order and number spelling (0.7, 1e-1) stay as sent; a
+ * body where nothing was redacted comes back byte for byte. (Should the
+ * text walk ever disagree with jansson's parse, the redacted value is
+ * re-serialised compactly instead; nothing unredacted is ever returned.)
+ *
+ * Cost: one jansson parse per JSON body, skipped when nothing can match
+ * (no path rules and no needle of a literal or built-in pattern in the
+ * text); each string is searched only for needles present in the body.
  *
  * Thread-safety: configure first (the add functions are not thread-safe);
  * afterwards an lg_redact is read-only and may be used by many threads.

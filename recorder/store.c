@@ -34,16 +34,20 @@
 #define MAX_DEPTH (LG_STORE_KEYFRAME_INTERVAL - 1)
 #define POOL_MAX 8
 #ifndef PAGE_SIZE
-#define PAGE_SIZE 16384
+#define PAGE_SIZE 4096
 #endif
 #define LG_STR_(x) #x
 #define LG_STR(x) LG_STR_(x)
 #define BUSY_TIMEOUT_MS 30000
 /* Dictionary training: the size of the dictionary, how much of each body
  * serves as a sample, and the most sample bytes fed to the trainer. */
+#ifndef DICT_SIZE
 #define DICT_SIZE (16 * 1024)
+#endif
 #define DICT_SAMPLE_MAX (4 * 1024)
 #define DICT_TRAIN_MAX (2 * 1024 * 1024)
+/* After the first dictionary, files smaller than this are vacuumed. */
+#define VACUUM_MAX (8 << 20)
 /* A decoded-body cache larger than this is emptied (compact, training). */
 #define CACHE_SOFT_MAX ((size_t)64 << 20)
 
@@ -196,6 +200,341 @@ static void bcache_clear(bcache *c)
     memset(c, 0, sizeof *c);
 }
 
+/* ---- deltas ----------------------------------------------------------------- */
+
+/*
+ * A delta (blobs.codec 3) codes request k against request k-1 (its base)
+ * and response k-1 (base2). Requests of a conversation share a long start
+ * and end, so those are two lengths, and only the middle goes through zstd,
+ * with a reference prefix made of the end of the shared start (at most
+ * DELTA_WINDOW bytes) followed by response k-1, which usually holds the
+ * assistant message the new request repeats:
+ *   data := P:varint S:varint kind:u8 middle
+ *   raw  == base[0, P) || decode(middle) || base[len - S, len)
+ * kind is LG_CODEC_RAW or LG_CODEC_PREFIX (LG_CODEC_ZSTD when the prefix is
+ * empty). Only the middle is compressed, so the cost of a delta does not
+ * grow with the length of the conversation.
+ */
+#define DELTA_WINDOW (32 * 1024)
+
+/* The reference prefix for a middle: the last bytes of the shared start,
+ * then base2. */
+static int delta_prefix(const char *base, size_t p, const char *base2, size_t b2len, lg_buf *pre)
+{
+    size_t w = p < DELTA_WINDOW ? p : DELTA_WINDOW;
+    if (lg_buf_append(pre, base + p - w, w) || (b2len && lg_buf_append(pre, base2, b2len)))
+        return LG_ENOMEM;
+    return 0;
+}
+
+/* Appends the delta of src against base/base2 to out. */
+static int delta_encode(lg_codec *cd, int level, const char *src, size_t n, const char *base,
+                        size_t blen, const char *base2, size_t b2len, lg_buf *out, lg_err *err)
+{
+    size_t p = 0, q = 0, lim = n < blen ? n : blen;
+    lg_buf *pre = lg_codec_scratch(cd);
+    int rc, kind;
+
+    while (p + 8 <= lim && !memcmp(src + p, base + p, 8))
+        p += 8;
+    while (p < lim && src[p] == base[p])
+        p++;
+    size_t at, before = out->len;
+    while (q + 8 <= lim - p && !memcmp(src + n - q - 8, base + blen - q - 8, 8))
+        q += 8;
+    while (q < lim - p && src[n - 1 - q] == base[blen - 1 - q])
+        q++;
+    lg_buf_reset(pre);
+    if (delta_prefix(base, p, base2, b2len, pre) || put_varint(out, p) || put_varint(out, q) ||
+        lg_buf_append_byte(out, 0)) {
+        lg_buf_truncate(out, before);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    at = out->len - 1; /* the kind byte, known once the middle is coded */
+    rc = lg_codec_compress(cd, level, src + p, n - p - q, NULL, pre->data, pre->len, out, &kind,
+                           err);
+    if (rc) {
+        lg_buf_truncate(out, before);
+        return rc;
+    }
+    out->data[at] = (char)kind;
+    return 0;
+}
+
+/* Decodes a delta into out (exactly raw_len bytes). */
+static int delta_decode(lg_codec *cd, const char *data, size_t len, size_t raw_len,
+                        const char *base, size_t blen, const char *base2, size_t b2len,
+                        lg_buf *out, lg_err *err)
+{
+    const unsigned char *p = (const unsigned char *)data, *end = p + len;
+    uint64_t pre_len, suf_len;
+    lg_buf *pre = lg_codec_scratch(cd);
+    size_t before = out->len, mid;
+    int kind, rc;
+
+    if (!get_varint(&p, end, &pre_len) || !get_varint(&p, end, &suf_len) || p >= end ||
+        pre_len > blen || suf_len > blen - pre_len || pre_len + suf_len > raw_len)
+        return LG_ERR(err, LG_EINPUT, "corrupt delta header");
+    kind = *p++;
+    mid = raw_len - (size_t)pre_len - (size_t)suf_len;
+    lg_buf_reset(pre);
+    if (lg_buf_append(out, base, (size_t)pre_len) ||
+        delta_prefix(base, (size_t)pre_len, base2, b2len, pre)) {
+        lg_buf_truncate(out, before);
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    rc = lg_codec_decompress(cd, kind, p, (size_t)(end - p), mid, NULL, pre->data, pre->len, out,
+                             err);
+    if (!rc && lg_buf_append(out, base + blen - suf_len, (size_t)suf_len))
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+    if (rc)
+        lg_buf_truncate(out, before);
+    return rc;
+}
+
+/* ---- packed events -------------------------------------------------------- */
+
+/*
+ * A session's events are one record (sessions.events): a session is written
+ * once and read whole, and one record costs a fraction of one SQLite row per
+ * event. Layout (all integers LEB128 varints, signed ones zigzag):
+ *   pack   := codec:u8 (0 raw, 1 zstd) [raw_len if zstd] body
+ *   body   := n:varint event*n
+ *   event  := kind:u8 dt:zigzag(t_us - previous t_us) flags:u8
+ *             [endpoint]           model
+ *             [fp:16 bytes]        flags & F_FP (else: the request body's hash)
+ *             [in] [out] [aux]     flags & F_IN/F_OUT/F_AUX: zigzag(id - previous id)
+ *             [status:zigzag]      flags & F_STATUS
+ *             [dur]                flags & F_DUR
+ *             [in+1 out+1 cached+1] model (0 = unknown)
+ *             [len chunks]         flags & F_CHUNKS
+ *             [len info]           flags & F_INFO
+ */
+enum {
+    F_IN = 1, F_OUT = 2, F_AUX = 4, F_FP = 8, F_STATUS = 16, F_DUR = 32, F_CHUNKS = 64,
+    F_INFO = 128,
+};
+
+typedef struct erec {
+    int kind;
+    uint64_t t_us;
+    int64_t endpoint;
+    bool has_fp;
+    unsigned char fp[16];
+    int64_t body[3]; /* blob ids, 0 for none */
+    bool has_status;
+    int64_t status;
+    bool has_dur;
+    uint64_t dur;
+    lg_usage usage;
+    const char *chunks;
+    size_t chunks_len;
+    const char *info;
+    size_t info_len;
+} erec;
+
+typedef struct packer {
+    lg_buf buf;
+    uint64_t prev_t;
+    int64_t prev_id;
+    size_t n;
+} packer;
+
+static uint64_t zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static int pack_event(packer *pk, const erec *e)
+{
+    lg_buf *b = &pk->buf;
+    unsigned flags = (e->body[0] ? F_IN : 0) | (e->body[1] ? F_OUT : 0) |
+                     (e->body[2] ? F_AUX : 0) | (e->has_fp ? F_FP : 0) |
+                     (e->has_status ? F_STATUS : 0) | (e->has_dur ? F_DUR : 0) |
+                     (e->chunks_len ? F_CHUNKS : 0) | (e->info ? F_INFO : 0);
+    int rc = lg_buf_append_byte(b, (char)e->kind);
+    if (!rc)
+        rc = put_varint(b, zz((int64_t)(e->t_us - pk->prev_t)));
+    if (!rc)
+        rc = lg_buf_append_byte(b, (char)flags);
+    if (!rc && e->kind == LG_EVENT_MODEL)
+        rc = put_varint(b, (uint64_t)e->endpoint);
+    if (!rc && e->has_fp)
+        rc = lg_buf_append(b, e->fp, 16);
+    for (int k = 0; k < 3 && !rc; k++) {
+        if (!e->body[k])
+            continue;
+        rc = put_varint(b, zz(e->body[k] - pk->prev_id));
+        pk->prev_id = e->body[k];
+    }
+    if (!rc && e->has_status)
+        rc = put_varint(b, zz(e->status));
+    if (!rc && e->has_dur)
+        rc = put_varint(b, e->dur);
+    if (!rc && e->kind == LG_EVENT_MODEL) {
+        rc = put_varint(b, (uint64_t)(e->usage.in + 1));
+        if (!rc)
+            rc = put_varint(b, (uint64_t)(e->usage.out + 1));
+        if (!rc)
+            rc = put_varint(b, (uint64_t)(e->usage.cached + 1));
+    }
+    if (!rc && e->chunks_len && !(rc = put_varint(b, e->chunks_len)))
+        rc = lg_buf_append(b, e->chunks, e->chunks_len);
+    if (!rc && e->info && !(rc = put_varint(b, e->info_len)))
+        rc = lg_buf_append(b, e->info, e->info_len);
+    pk->prev_t = e->t_us;
+    pk->n++;
+    return rc;
+}
+
+/* The finished record: count in front, compressed when that saves. */
+static int pack_finish(packer *pk, lg_codec *cd, lg_buf *out, lg_err *err)
+{
+    lg_buf body = LG_BUF_INIT, z = LG_BUF_INIT;
+    int rc, kind = LG_CODEC_RAW;
+
+    if ((rc = put_varint(&body, pk->n)) ||
+        (rc = lg_buf_append(&body, pk->buf.data ? pk->buf.data : "", pk->buf.len))) {
+        rc = LG_ERR(err, rc, "out of memory packing events");
+        goto out;
+    }
+    if ((rc = lg_codec_compress(cd, LG_CODEC_LEVEL_FAST, body.data, body.len, NULL, NULL, 0, &z,
+                                &kind, err)))
+        goto out;
+    if (kind == LG_CODEC_ZSTD)
+        rc = lg_buf_append_byte(out, 1) || put_varint(out, body.len) ||
+             lg_buf_append(out, z.data, z.len);
+    else
+        rc = lg_buf_append_byte(out, 0) || lg_buf_append(out, body.data, body.len);
+    if (rc)
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory packing events");
+out:
+    lg_buf_release(&body);
+    lg_buf_release(&z);
+    return rc;
+}
+
+/* Reader side: the record decompressed; events come out one at a time. */
+typedef struct unpacker {
+    lg_buf raw;
+    const unsigned char *p, *end;
+    uint64_t n, prev_t;
+    int64_t prev_id;
+} unpacker;
+
+static int unpack_begin(unpacker *u, lg_codec *cd, const void *data, size_t len, lg_err *err)
+{
+    const unsigned char *p = data, *end = p + len;
+    uint64_t raw_len;
+    int rc;
+
+    memset(u, 0, sizeof *u);
+    lg_buf_init(&u->raw);
+    if (len == 0)
+        return LG_ERR(err, LG_EINPUT, "event record is empty");
+    if (p[0] == 0) {
+        rc = lg_buf_append(&u->raw, p + 1, len - 1);
+    } else if (p[0] == 1) {
+        p++;
+        if (!get_varint(&p, end, &raw_len) || raw_len > (1u << 30))
+            return LG_ERR(err, LG_EINPUT, "event record is corrupt");
+        rc = lg_codec_decompress(cd, LG_CODEC_ZSTD, p, (size_t)(end - p), (size_t)raw_len, NULL,
+                                 NULL, 0, &u->raw, err);
+        if (rc)
+            return rc;
+    } else {
+        return LG_ERR(err, LG_EINPUT, "event record is corrupt (coding %d)", p[0]);
+    }
+    if (rc)
+        return LG_ERR(err, rc, "out of memory");
+    u->p = (const unsigned char *)(u->raw.data ? u->raw.data : "");
+    u->end = u->p + u->raw.len;
+    if (!get_varint(&u->p, u->end, &u->n) || u->n > u->raw.len)
+        return LG_ERR(err, LG_EINPUT, "event record is corrupt");
+    return 0;
+}
+
+static bool get_bytes(const unsigned char **p, const unsigned char *end, const char **out,
+                      size_t *len)
+{
+    uint64_t n;
+    if (!get_varint(p, end, &n) || n > (uint64_t)(end - *p))
+        return false;
+    *out = (const char *)*p;
+    *len = (size_t)n;
+    *p += n;
+    return true;
+}
+
+/* Next event; false when the record is corrupt. */
+static bool unpack_event(unpacker *u, erec *e)
+{
+    const unsigned char **p = &u->p, *end = u->end;
+    uint64_t v, flags;
+
+    memset(e, 0, sizeof *e);
+    if (*p >= end)
+        return false;
+    e->kind = *(*p)++;
+    if (!get_varint(p, end, &v) || *p >= end)
+        return false;
+    e->t_us = u->prev_t + (uint64_t)unzz(v);
+    u->prev_t = e->t_us;
+    flags = *(*p)++;
+    if (e->kind == LG_EVENT_MODEL) {
+        if (!get_varint(p, end, &v))
+            return false;
+        e->endpoint = (int64_t)v;
+    }
+    if (flags & F_FP) {
+        if (end - *p < 16)
+            return false;
+        memcpy(e->fp, *p, 16);
+        e->has_fp = true;
+        *p += 16;
+    }
+    for (int k = 0; k < 3; k++) {
+        if (!(flags & (unsigned)(F_IN << k)))
+            continue;
+        if (!get_varint(p, end, &v))
+            return false;
+        e->body[k] = u->prev_id + unzz(v);
+        u->prev_id = e->body[k];
+        if (e->body[k] <= 0)
+            return false;
+    }
+    if (flags & F_STATUS) {
+        if (!get_varint(p, end, &v))
+            return false;
+        e->has_status = true;
+        e->status = unzz(v);
+    }
+    if (flags & F_DUR) {
+        if (!get_varint(p, end, &e->dur))
+            return false;
+        e->has_dur = true;
+    }
+    e->usage = LG_USAGE_UNKNOWN;
+    if (e->kind == LG_EVENT_MODEL) {
+        uint64_t a, b, c;
+        if (!get_varint(p, end, &a) || !get_varint(p, end, &b) || !get_varint(p, end, &c))
+            return false;
+        e->usage.in = (int64_t)a - 1;
+        e->usage.out = (int64_t)b - 1;
+        e->usage.cached = (int64_t)c - 1;
+    }
+    if ((flags & F_CHUNKS) && !get_bytes(p, end, &e->chunks, &e->chunks_len))
+        return false;
+    if ((flags & F_INFO) && !get_bytes(p, end, &e->info, &e->info_len))
+        return false;
+    return e->kind >= LG_EVENT_KIND_MIN && e->kind <= LG_EVENT_KIND_MAX;
+}
+
 /* ---- connections and statements ---------------------------------------- */
 
 enum {
@@ -206,13 +545,11 @@ enum {
     S_EP_INSERT,
     S_EP_GET,
     S_SESS_FIND,
-    S_SESS_DEL_EVENTS,
     S_SESS_DEL,
     S_SESS_INSERT,
     S_SESS_GET,
-    S_EV_INSERT,
-    S_EV_SELECT,
     S_DICT_GET,
+    S_DICT_EXISTS,
     S_COUNT
 };
 
@@ -222,7 +559,7 @@ enum {
     "converged, error"
 
 static const char *const stmt_sql[S_COUNT] = {
-    [S_BLOB_LOOKUP] = "SELECT id, depth FROM blobs WHERE hash = ?1",
+    [S_BLOB_LOOKUP] = "SELECT id, depth, hash FROM blobs WHERE substr(hash, 1, 8) = ?1",
     [S_BLOB_INSERT] = "INSERT INTO blobs(hash, raw_len, codec, dict, base, base2, depth, data) "
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_BLOB_GET] = "SELECT hash, raw_len, codec, dict, base, base2, data FROM blobs WHERE id = ?1",
@@ -231,22 +568,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_EP_INSERT] = "INSERT INTO endpoints(provider, method, path, model) VALUES(?1, ?2, ?3, ?4)",
     [S_EP_GET] = "SELECT provider, method, path, model FROM endpoints WHERE id = ?1",
     [S_SESS_FIND] = "SELECT id FROM sessions WHERE key = ?1",
-    [S_SESS_DEL_EVENTS] = "DELETE FROM events WHERE session = ?1",
     [S_SESS_DEL] = "DELETE FROM sessions WHERE id = ?1",
     [S_SESS_INSERT] =
         "INSERT INTO sessions(key, run, suite, case_index, trial, started_ms, committed_ms, "
         "n_events, n_calls, n_tools, n_iterations, tokens_in, tokens_out, tokens_cached, "
-        "latency_us, reason, converged, error) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-    [S_SESS_GET] = "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1",
-    [S_EV_INSERT] = "INSERT INTO events(session, seq, kind, t_us, call, endpoint, fp, body_in, "
-                    "body_out, body_aux, status, tok_in, tok_out, tok_cached, dur_us, chunks, info) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                    "?17)",
-    [S_EV_SELECT] = "SELECT seq, kind, t_us, call, endpoint, fp, body_in, body_out, body_aux, "
-                    "status, tok_in, tok_out, tok_cached, dur_us, chunks, info "
-                    "FROM events WHERE session = ?1 ORDER BY seq",
+        "latency_us, reason, converged, error, events) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19)",
+    [S_SESS_GET] = "SELECT " SESSION_COLS ", events FROM sessions WHERE id = ?1",
     [S_DICT_GET] = "SELECT data FROM dicts WHERE id = ?1",
+    [S_DICT_EXISTS] = "SELECT count(*) FROM dicts WHERE id = ?1",
 };
 
 typedef struct conn {
@@ -285,7 +616,7 @@ struct lg_store {
     lg_codec *codecs[POOL_MAX * 2];
     size_t ncodecs;
 
-    int level;
+    int level, delta_level;
     size_t dict_min_samples, dict_min_bytes;
     uint64_t samples_n, samples_bytes; /* standalone bodies, for training */
 
@@ -488,15 +819,17 @@ static const char schema_v2[] =
     ");\n"
     "CREATE TABLE blobs(\n"
     "  id INTEGER PRIMARY KEY,\n"
-    "  hash BLOB NOT NULL UNIQUE,   -- XXH3-128 of the raw bytes, 16 bytes big-endian\n"
+    "  hash BLOB NOT NULL,          -- XXH3-128 of the raw bytes, 16 bytes big-endian\n"
     "  raw_len INTEGER NOT NULL,\n"
     "  codec INTEGER NOT NULL,      -- 0 raw, 1 zstd, 2 zstd+dict, 3 zstd+prefix\n"
     "  dict INTEGER,                -- dicts.id (codec 2)\n"
-    "  base INTEGER,                -- codec 3: prefix = raw(base) || raw(base2)\n"
+    "  base INTEGER,                -- codec 3 (delta): against raw(base) and raw(base2)\n"
     "  base2 INTEGER,\n"
     "  depth INTEGER NOT NULL,      -- 0 standalone; else >= 1 + depth of base and base2\n"
     "  data BLOB NOT NULL           -- magicless zstd frame, or the raw bytes\n"
     ");\n"
+    "-- content addressing: the first 8 bytes of the hash index it, the row has all 16\n"
+    "CREATE INDEX blobs_hash ON blobs(substr(hash, 1, 8));\n"
     "CREATE TABLE endpoints(\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  provider TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,\n"
@@ -512,53 +845,33 @@ static const char schema_v2[] =
     "  n_iterations INTEGER NOT NULL,\n"
     "  tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, tokens_cached INTEGER NOT NULL,\n"
     "  latency_us INTEGER NOT NULL,\n"
-    "  reason TEXT, converged INTEGER, error TEXT  -- from the last end event\n"
-    ");\n"
-    "CREATE TABLE events(\n"
-    "  session INTEGER NOT NULL,    -- sessions.id\n"
-    "  seq INTEGER NOT NULL,        -- order in the session, from 0\n"
-    "  kind INTEGER NOT NULL,       -- 1 model 2 tool 3 iteration 4 invariant 5 verify\n"
-    "                               -- 6 divergence 7 note 8 end\n"
-    "  t_us INTEGER NOT NULL,       -- since the session began\n"
-    "  call INTEGER,                -- model: call index from 0\n"
-    "  endpoint INTEGER,            -- model: endpoints.id\n"
-    "  fp BLOB,                     -- model: request fingerprint (16 bytes)\n"
-    "  body_in INTEGER,             -- blobs.id  model: request   tool: arguments\n"
-    "  body_out INTEGER,            -- blobs.id  model: response  tool: stdout\n"
-    "  body_aux INTEGER,            -- blobs.id  model: headers   tool: stderr\n"
-    "  status INTEGER,              -- model: HTTP status  tool: exit code\n"
-    "  tok_in INTEGER, tok_out INTEGER, tok_cached INTEGER,  -- model usage\n"
-    "  dur_us INTEGER,              -- model: latency  tool: duration\n"
-    "  chunks BLOB,                 -- model: stream chunks, varints (n, then len, t delta)\n"
-    "  info TEXT,                   -- JSON object: the kind's other fields\n"
-    "  PRIMARY KEY(session, seq)\n"
-    ") WITHOUT ROWID;\n";
+    "  reason TEXT, converged INTEGER, error TEXT,  -- from the last end event\n"
+    "  events BLOB NOT NULL         -- the events, packed (docs/trace-format.md)\n"
+    ");\n";
 
-/* Format 1 -> 2: endpoints moved out of the events into their own table. */
-static const char migrate_1_2[] =
-    "CREATE TABLE endpoints(\n"
+/* Format 1 kept one row per event; format 2 packs them into sessions. */
+static const char migrate_1_2_pre[] =
+    "CREATE TABLE sessions_v2(\n"
     "  id INTEGER PRIMARY KEY,\n"
-    "  provider TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,\n"
-    "  model TEXT NOT NULL,         -- '' when unknown\n"
-    "  UNIQUE(provider, method, path, model)\n"
+    "  key TEXT NOT NULL UNIQUE,    -- 'CASE.TRIAL' for the harness\n"
+    "  run TEXT, suite TEXT, case_index INTEGER, trial INTEGER,\n"
+    "  started_ms INTEGER NOT NULL, committed_ms INTEGER NOT NULL,\n"
+    "  n_events INTEGER NOT NULL, n_calls INTEGER NOT NULL, n_tools INTEGER NOT NULL,\n"
+    "  n_iterations INTEGER NOT NULL,\n"
+    "  tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, tokens_cached INTEGER NOT NULL,\n"
+    "  latency_us INTEGER NOT NULL,\n"
+    "  reason TEXT, converged INTEGER, error TEXT,  -- from the last end event\n"
+    "  events BLOB NOT NULL         -- the events, packed (docs/trace-format.md)\n"
     ");\n"
-    "INSERT OR IGNORE INTO endpoints(provider, method, path, model)\n"
-    "  SELECT provider, method, path, coalesce(model, '') FROM events\n"
-    "  WHERE kind = 1 ORDER BY session, seq;\n"
-    "CREATE TABLE events_v2(\n"
-    "  session INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,\n"
-    "  t_us INTEGER NOT NULL, call INTEGER, endpoint INTEGER, fp BLOB,\n"
-    "  body_in INTEGER, body_out INTEGER, body_aux INTEGER, status INTEGER,\n"
-    "  tok_in INTEGER, tok_out INTEGER, tok_cached INTEGER, dur_us INTEGER,\n"
-    "  chunks BLOB, info TEXT, PRIMARY KEY(session, seq)) WITHOUT ROWID;\n"
-    "INSERT INTO events_v2\n"
-    "  SELECT e.session, e.seq, e.kind, e.t_us, e.call, p.id, e.fp, e.body_in, e.body_out,\n"
-    "         e.body_aux, e.status, e.tok_in, e.tok_out, e.tok_cached, e.dur_us, e.chunks,\n"
-    "         e.info\n"
-    "  FROM events e LEFT JOIN endpoints p ON e.kind = 1 AND p.provider = e.provider\n"
-    "    AND p.method = e.method AND p.path = e.path AND p.model = coalesce(e.model, '');\n"
+    "INSERT INTO sessions_v2 SELECT id, key, run, suite, case_index, trial, started_ms,\n"
+    "  committed_ms, n_events, n_calls, n_tools, n_iterations, tokens_in, tokens_out,\n"
+    "  tokens_cached, latency_us, reason, converged, error, x'' FROM sessions;\n";
+
+static const char migrate_1_2_post[] =
+    "CREATE INDEX IF NOT EXISTS blobs_hash ON blobs(substr(hash, 1, 8));\n"
     "DROP TABLE events;\n"
-    "ALTER TABLE events_v2 RENAME TO events;\n"
+    "DROP TABLE sessions;\n"
+    "ALTER TABLE sessions_v2 RENAME TO sessions;\n"
     "UPDATE meta SET value = '2' WHERE key = 'format';\n"
     "PRAGMA user_version = 2;\n";
 
@@ -723,11 +1036,100 @@ static int create_schema(lg_store *st, conn *c, lg_err *err)
     return exec_sql(st, c, meta, "creating the trace tables", err);
 }
 
+/* Format 1 -> 2: pack each session's event rows into sessions.events. */
+static int migrate_1_2(lg_store *st, conn *c, lg_err *err)
+{
+    static const char evsql[] =
+        "SELECT kind, t_us, endpoint, fp, body_in, body_out, body_aux, status, tok_in, tok_out, "
+        "tok_cached, dur_us, chunks, info FROM events WHERE session = ?1 ORDER BY seq";
+    sqlite3_stmt *ss = NULL, *es = NULL, *up = NULL;
+    lg_codec *cd = lg_codec_new();
+    int rc, step;
+
+    if (!cd)
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    if ((rc = exec_sql(st, c, migrate_1_2_pre, "migrating from format 1 to 2", err)))
+        goto out;
+    if (sqlite3_prepare_v2(c->db, "SELECT id FROM sessions_v2", -1, &ss, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->db, evsql, -1, &es, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(c->db, "UPDATE sessions_v2 SET events = ?1 WHERE id = ?2", -1, &up,
+                           NULL) != SQLITE_OK) {
+        rc = db_fail(st, c->db, sqlite3_errcode(c->db), "migrating from format 1 to 2", err);
+        goto out;
+    }
+    while ((step = sqlite3_step(ss)) == SQLITE_ROW) {
+        int64_t sid = sqlite3_column_int64(ss, 0);
+        packer pk;
+        lg_buf out = LG_BUF_INIT;
+        memset(&pk, 0, sizeof pk);
+        lg_buf_init(&pk.buf);
+        sqlite3_bind_int64(es, 1, sid);
+        while (!rc && (step = sqlite3_step(es)) == SQLITE_ROW) {
+            erec e;
+            memset(&e, 0, sizeof e);
+            e.kind = sqlite3_column_int(es, 0);
+            e.t_us = (uint64_t)sqlite3_column_int64(es, 1);
+            e.endpoint = sqlite3_column_int64(es, 2);
+            if (sqlite3_column_bytes(es, 3) == 16) {
+                e.has_fp = true;
+                memcpy(e.fp, sqlite3_column_blob(es, 3), 16);
+            }
+            for (int k = 0; k < 3; k++)
+                e.body[k] = sqlite3_column_int64(es, 4 + k);
+            e.has_status = sqlite3_column_type(es, 7) != SQLITE_NULL;
+            e.status = sqlite3_column_int64(es, 7);
+            e.usage.in = sqlite3_column_type(es, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(es, 8);
+            e.usage.out = sqlite3_column_type(es, 9) == SQLITE_NULL ? -1 : sqlite3_column_int64(es, 9);
+            e.usage.cached =
+                sqlite3_column_type(es, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(es, 10);
+            e.has_dur = sqlite3_column_type(es, 11) != SQLITE_NULL;
+            e.dur = (uint64_t)sqlite3_column_int64(es, 11);
+            e.chunks = sqlite3_column_blob(es, 12);
+            e.chunks_len = (size_t)sqlite3_column_bytes(es, 12);
+            e.info = (const char *)sqlite3_column_text(es, 13);
+            e.info_len = (size_t)sqlite3_column_bytes(es, 13);
+            if (pack_event(&pk, &e))
+                rc = LG_ERR(err, LG_ENOMEM, "out of memory migrating");
+        }
+        sqlite3_reset(es);
+        if (!rc && step != SQLITE_DONE)
+            rc = db_fail(st, c->db, step, "migrating from format 1 to 2", err);
+        if (!rc)
+            rc = pack_finish(&pk, cd, &out, err);
+        if (!rc) {
+            sqlite3_bind_blob(up, 1, out.data, (int)out.len, SQLITE_STATIC);
+            sqlite3_bind_int64(up, 2, sid);
+            if ((step = sqlite3_step(up)) != SQLITE_DONE)
+                rc = db_fail(st, c->db, step, "migrating from format 1 to 2", err);
+            sqlite3_reset(up);
+        }
+        lg_buf_release(&pk.buf);
+        lg_buf_release(&out);
+        if (rc)
+            goto out;
+    }
+    if (step != SQLITE_DONE) {
+        rc = db_fail(st, c->db, step, "migrating from format 1 to 2", err);
+        goto out;
+    }
+    sqlite3_finalize(ss);
+    sqlite3_finalize(es);
+    sqlite3_finalize(up);
+    ss = es = up = NULL;
+    rc = exec_sql(st, c, migrate_1_2_post, "migrating from format 1 to 2", err);
+out:
+    sqlite3_finalize(ss);
+    sqlite3_finalize(es);
+    sqlite3_finalize(up);
+    lg_codec_free(cd);
+    return rc;
+}
+
 static int migrate(lg_store *st, conn *c, int64_t from, lg_err *err)
 {
     int rc = 0;
     if (from == 1)
-        rc = exec_sql(st, c, migrate_1_2, "migrating from format 1 to 2", err);
+        rc = migrate_1_2(st, c, err);
     if (!rc && from < LG_TRACE_FORMAT && st->mode == LG_STORE_WRITE) {
         char sql[256];
         snprintf(sql, sizeof sql, "UPDATE meta SET value = 'loopgate %s' WHERE key = 'writer';",
@@ -795,6 +1197,44 @@ static int open_read(lg_store *st, const file_check *fc, lg_err *err)
 
 static int load_dict_row(lg_store *st, conn *c, int64_t id, lg_dict **out, lg_err *err);
 
+/* Creates a missing trace file whole: the tables are made in a file of
+ * its own that is then linked into place, so that a process killed while
+ * creating never leaves an empty or half-made file under the real name
+ * (at worst a PATH.new-* file beside it). Losing a race to another creator
+ * is fine: theirs is used. */
+static int create_file(lg_store *st, lg_err *err)
+{
+    char tmp[4200];
+    sqlite3 *db = NULL;
+    conn *c;
+    int rc;
+
+    snprintf(tmp, sizeof tmp, "%s.new-%ld-%llx", st->path, (long)getpid(),
+             (unsigned long long)lg_clock_mono_ns());
+    rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        LG_ERR(err, LG_EIO, "%s: cannot create (does its directory exist?): %s", st->path,
+               sqlite3_errmsg(db));
+        sqlite3_close_v2(db);
+        unlink(tmp);
+        return LG_EIO;
+    }
+    if (!(c = conn_wrap(db, err))) {
+        unlink(tmp);
+        return LG_ENOMEM;
+    }
+    if (!(rc = exec_sql(st, c, "PRAGMA page_size = " LG_STR(PAGE_SIZE), "creating the file", err)) &&
+        !(rc = exec_sql(st, c, "BEGIN IMMEDIATE", "creating the file", err)) &&
+        !(rc = create_schema(st, c, err)))
+        rc = exec_sql(st, c, "COMMIT", "creating the file", err);
+    conn_close(c);
+    if (!rc && link(tmp, st->path) != 0 && errno != EEXIST)
+        rc = LG_ERR(err, LG_EIO, "%s: cannot create: %s", st->path, strerror(errno));
+    unlink(tmp);
+    return rc;
+}
+
 static int open_write(lg_store *st, const file_check *fc, lg_err *err)
 {
     sqlite3 *db = NULL;
@@ -803,12 +1243,11 @@ static int open_write(lg_store *st, const file_check *fc, lg_err *err)
     conn *c;
     int rc;
 
-    rc = sqlite3_open_v2(st->path, &db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (!fc->exists && (rc = create_file(st, err)))
+        return rc;
+    rc = sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        LG_ERR(err, LG_EIO, "%s: cannot %s: %s", st->path,
-               fc->exists ? "open for writing" : "create (does its directory exist?)",
-               sqlite3_errmsg(db));
+        LG_ERR(err, LG_EIO, "%s: cannot open for writing: %s", st->path, sqlite3_errmsg(db));
         sqlite3_close_v2(db);
         return LG_EIO;
     }
@@ -836,7 +1275,10 @@ static int open_write(lg_store *st, const file_check *fc, lg_err *err)
         sqlite3_finalize(s);
         st->wal_set = true;
     }
+    /* Commits append to the WAL without syncing; checkpoints (which sync)
+     * every 16 MB of it rather than every 4 MB. */
     if ((rc = exec_sql(st, c, "PRAGMA synchronous = NORMAL", "configuring", err)) ||
+        (rc = exec_sql(st, c, "PRAGMA wal_autocheckpoint = 4096", "configuring", err)) ||
         (rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
         return rc;
     /* Again under the lock: another process may have created or migrated it. */
@@ -892,6 +1334,7 @@ int lg_store_open(const char *path, int mode, lg_store **out, lg_err *err)
     st->mode = mode;
     st->maxopen = POOL_MAX;
     st->level = LG_CODEC_LEVEL_FAST;
+    st->delta_level = LG_CODEC_LEVEL_DELTA;
     st->dict_min_samples = LG_STORE_DICT_MIN_SAMPLES;
     st->dict_min_bytes = LG_STORE_DICT_MIN_BYTES;
     pthread_mutex_init(&st->wlock, NULL);
@@ -906,12 +1349,10 @@ int lg_store_open(const char *path, int mode, lg_store **out, lg_err *err)
     return 0;
 }
 
-extern uint64_t prof_a1, prof_a2, prof_b, prof_tr;
-void lg_store_close(lg_store *st)
+extern void lg_store_close(lg_store *st)
 {
     if (!st)
         return;
-    if (getenv("LGPROF")) fprintf(stderr, "lookup %.3f encode %.3f txn %.3f train %.3f\n", prof_a1/1e9, prof_a2/1e9, prof_b/1e9, prof_tr/1e9);
     for (size_t i = 0; i < st->nidle; i++)
         conn_close(st->idle[i]);
     if (st->w && st->wal_set) {
@@ -963,6 +1404,7 @@ void lg_store_set_dict_threshold(lg_store *st, size_t samples, size_t bytes)
 void lg_store_set_level(lg_store *st, int level)
 {
     st->level = level < 1 ? 1 : level > LG_CODEC_LEVEL_MAX ? LG_CODEC_LEVEL_MAX : level;
+    st->delta_level = st->level;
 }
 
 void lg_store_set_fault_hook(lg_store *st, lg_store_fault_fn fn, void *ctx)
@@ -1050,27 +1492,36 @@ static lg_dict *current_dict(lg_store *st)
 /* Decodes blob `id` (and what it is coded against) into `cache`; `*out`
  * is borrowed from the cache. Messages name the blob; callers prefix the
  * file and the event. */
-static int blob_decode(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id, int guard,
-                       const bent **out, lg_err *err)
-{
-    bent *e = i64map_get(&cache->map, id);
-    const bent *b1 = NULL, *b2 = NULL;
+/* A blob row as stored (prefetched by session readers). */
+typedef struct brow {
     unsigned char hash[16];
     int64_t raw_len, codec, dict, base, base2;
-    lg_dict *d = NULL;
-    lg_buf data = LG_BUF_INIT, pre = LG_BUF_INIT, raw = LG_BUF_INIT;
-    const void *prefix = NULL;
-    size_t plen = 0;
-    sqlite3_stmt *s;
+    char *data;
+    size_t len;
+} brow;
+
+static void rows_clear(i64map *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        brow *b = m->vals[i];
+        if (m->keys[i] && b) {
+            free(b->data);
+            free(b);
+        }
+    }
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* Reads blob row `id` into `*out` (data owned by the caller). */
+static int blob_row(lg_store *st, conn *c, int64_t id, brow *out, lg_err *err)
+{
+    sqlite3_stmt *s = stmt(st, c, S_BLOB_GET, err);
     int rc;
 
-    if (e) {
-        *out = e;
-        return 0;
-    }
-    if (guard > 4 * LG_STORE_KEYFRAME_INTERVAL)
-        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (its delta chain loops)", (long long)id);
-    if (!(s = stmt(st, c, S_BLOB_GET, err)))
+    memset(out, 0, sizeof *out);
+    if (!s)
         return err ? err->code : LG_EINTERNAL;
     sqlite3_bind_int64(s, 1, id);
     rc = sqlite3_step(s);
@@ -1085,61 +1536,97 @@ static int blob_decode(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64
         sqlite3_reset(s);
         return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad hash)", (long long)id);
     }
-    memcpy(hash, sqlite3_column_blob(s, 0), 16);
-    raw_len = sqlite3_column_int64(s, 1);
-    codec = sqlite3_column_int64(s, 2);
-    dict = sqlite3_column_int64(s, 3);
-    base = sqlite3_column_int64(s, 4);
-    base2 = sqlite3_column_int64(s, 5);
-    rc = lg_buf_append(&data, sqlite3_column_blob(s, 6), (size_t)sqlite3_column_bytes(s, 6));
+    memcpy(out->hash, sqlite3_column_blob(s, 0), 16);
+    out->raw_len = sqlite3_column_int64(s, 1);
+    out->codec = sqlite3_column_int64(s, 2);
+    out->dict = sqlite3_column_int64(s, 3);
+    out->base = sqlite3_column_int64(s, 4);
+    out->base2 = sqlite3_column_int64(s, 5);
+    out->len = (size_t)sqlite3_column_bytes(s, 6);
+    out->data = malloc(out->len ? out->len : 1);
+    if (out->data && out->len)
+        memcpy(out->data, sqlite3_column_blob(s, 6), out->len);
     sqlite3_reset(s);
-    if (rc)
-        return LG_ERR(err, rc, "out of memory reading body %lld", (long long)id);
+    if (!out->data)
+        return LG_ERR(err, LG_ENOMEM, "out of memory reading body %lld", (long long)id);
+    return 0;
+}
+
+static int blob_decode_rows(lg_store *st, conn *c, lg_codec *cd, bcache *cache, const i64map *rows,
+                            int64_t id, int guard, const bent **out, lg_err *err);
+
+static int blob_decode(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id, int guard,
+                       const bent **out, lg_err *err)
+{
+    static const i64map none;
+    return blob_decode_rows(st, c, cd, cache, &none, id, guard, out, err);
+}
+
+static int blob_decode_rows(lg_store *st, conn *c, lg_codec *cd, bcache *cache, const i64map *rows,
+                            int64_t id, int guard, const bent **out, lg_err *err)
+{
+    bent *e = i64map_get(&cache->map, id);
+    const bent *b1 = NULL, *b2 = NULL;
+    unsigned char hash[16];
+    int64_t raw_len, codec, dict, base, base2;
+    lg_dict *d = NULL;
+    lg_buf data = LG_BUF_INIT, raw = LG_BUF_INIT;
+    int rc;
+
+    if (e) {
+        *out = e;
+        return 0;
+    }
+    if (guard > 4 * LG_STORE_KEYFRAME_INTERVAL)
+        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (its delta chain loops)", (long long)id);
+    {
+        const brow *pre_row = i64map_get(rows, id);
+        brow own;
+        if (!pre_row) {
+            if ((rc = blob_row(st, c, id, &own, err)))
+                return rc;
+            pre_row = &own;
+        }
+        memcpy(hash, pre_row->hash, 16);
+        raw_len = pre_row->raw_len;
+        codec = pre_row->codec;
+        dict = pre_row->dict;
+        base = pre_row->base;
+        base2 = pre_row->base2;
+        rc = lg_buf_append(&data, pre_row->data, pre_row->len);
+        if (pre_row == &own)
+            free(own.data);
+        if (rc)
+            return LG_ERR(err, rc, "out of memory reading body %lld", (long long)id);
+    }
     if (raw_len < 0 || (codec == LG_CODEC_PREFIX && base <= 0)) {
         rc = LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad header)", (long long)id);
         goto out;
     }
     if (codec == LG_CODEC_PREFIX) {
-        if ((rc = blob_decode(st, c, cd, cache, base, guard + 1, &b1, err)))
+        if ((rc = blob_decode_rows(st, c, cd, cache, rows, base, guard + 1, &b1, err)))
             goto out;
-        if (base2 > 0 && (rc = blob_decode(st, c, cd, cache, base2, guard + 1, &b2, err)))
+        if (base2 > 0 &&
+            (rc = blob_decode_rows(st, c, cd, cache, rows, base2, guard + 1, &b2, err)))
             goto out;
-        if (dict > 0) {
-            size_t dlen;
-            const void *dc;
-            if ((rc = dict_by_id(st, c, dict, &d, err)))
-                goto out;
-            dc = lg_dict_content(d, &dlen);
-            if (lg_buf_append(&pre, dc, dlen) || lg_buf_append(&pre, b1->data, b1->len) ||
-                (b2 && lg_buf_append(&pre, b2->data, b2->len))) {
-                rc = LG_ERR(err, LG_ENOMEM, "out of memory decoding body %lld", (long long)id);
-                goto out;
-            }
-            prefix = pre.data;
-            plen = pre.len;
-            d = NULL;
-        } else if (b2 && b2->len) {
-            if ((rc = lg_buf_append(&pre, b1->data, b1->len)) ||
-                (rc = lg_buf_append(&pre, b2->data, b2->len))) {
-                rc = LG_ERR(err, rc, "out of memory decoding body %lld", (long long)id);
-                goto out;
-            }
-            prefix = pre.data;
-            plen = pre.len;
-        } else {
-            prefix = b1->data;
-            plen = b1->len;
+        rc = delta_decode(cd, data.data ? data.data : "", data.len, (size_t)raw_len, b1->data,
+                          b1->len, b2 ? b2->data : NULL, b2 ? b2->len : 0, &raw, err);
+        if (rc) {
+            lg_err_prefix(err, "body %lld", (long long)id);
+            goto out;
         }
+        goto verify;
     } else if (codec == LG_CODEC_DICT) {
         if ((rc = dict_by_id(st, c, dict, &d, err)))
             goto out;
     }
     rc = lg_codec_decompress(cd, (int)codec, data.data ? data.data : "", data.len, (size_t)raw_len,
-                             d, prefix, plen, &raw, err);
+                             d, NULL, 0, &raw, err);
     if (rc) {
         lg_err_prefix(err, "body %lld", (long long)id);
         goto out;
     }
+verify:
     {
         unsigned char got[16];
         lg_hash_to_bytes(lg_hash_bytes(raw.data ? raw.data : "", raw.len), got);
@@ -1165,7 +1652,6 @@ static int blob_decode(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64
     *out = e;
 out:
     lg_buf_release(&data);
-    lg_buf_release(&pre);
     lg_buf_release(&raw);
     return rc;
 }
@@ -1198,6 +1684,7 @@ typedef struct pevent {
     int b[3]; /* body_in, body_out, body_aux as pbody indexes, -1 for none */
     char *provider, *method, *path, *model;
     unsigned char fp[16];
+    bool fp_is_req; /* fingerprint == XXH3-128 of the request: stored as NULL */
     bool has_status;
     int64_t status;
     lg_usage usage;
@@ -1565,6 +2052,7 @@ int lg_store_session_append(lg_store_session *w, const lg_event *ev, uint32_t *s
         pe.b[2] = add_body(w, headers.data, headers.len, ROLE_DOC, -1, -1);
         if (pe.b[0] == -2 || pe.b[1] == -2 || pe.b[2] == -2)
             goto out_nomem; /* bodies added so far stay unused: harmless */
+        pe.fp_is_req = pe.b[0] >= 0 && lg_hash_equal(w->bodies[pe.b[0]].hash, m->fingerprint);
         w->last_req = pe.b[0];
         w->last_resp = pe.b[1];
         pe.call = w->ncalls++;
@@ -1624,13 +2112,16 @@ static int blob_lookup(lg_store *st, conn *c, const lg_hash128 *h, int64_t *id, 
     if (!s)
         return err ? err->code : LG_EINTERNAL;
     lg_hash_to_bytes(*h, k);
-    sqlite3_bind_blob(s, 1, k, 16, SQLITE_STATIC);
-    rc = sqlite3_step(s);
+    sqlite3_bind_blob(s, 1, k, 8, SQLITE_STATIC);
     *id = 0;
     *depth = 0;
-    if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(s, 0);
-        *depth = (int)sqlite3_column_int64(s, 1);
+    /* the index has 8 bytes of the hash: compare all 16 */
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 2) == 16 && !memcmp(sqlite3_column_blob(s, 2), k, 16)) {
+            *id = sqlite3_column_int64(s, 0);
+            *depth = (int)sqlite3_column_int64(s, 1);
+            break;
+        }
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1644,7 +2135,6 @@ static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i
                        bool allow_prefix, lg_err *err)
 {
     pbody *b = &w->bodies[i];
-    lg_buf pre = LG_BUF_INIT;
     int rc, kind;
 
     lg_buf_reset(&b->enc);
@@ -1657,25 +2147,19 @@ static int encode_body(lg_store *st, lg_codec *cd, lg_store_session *w, size_t i
         if (p2 && p2->depth > d)
             d = p2->depth;
         if (d + 1 <= MAX_DEPTH) {
-            if ((rc = lg_buf_append(&pre, p1->raw, p1->len)) ||
-                (p2 && (rc = lg_buf_append(&pre, p2->raw, p2->len)))) {
-                lg_buf_release(&pre);
-                return LG_ERR(err, rc, "out of memory");
-            }
-            rc = lg_codec_compress(cd, st->level, b->raw, b->len, NULL, pre.data, pre.len,
-                                   &b->enc, &kind, err);
-            lg_buf_release(&pre);
+            rc = delta_encode(cd, st->delta_level, b->raw, b->len, p1->raw, p1->len, p2 ? p2->raw : NULL,
+                              p2 ? p2->len : 0, &b->enc, err);
             if (rc)
                 return rc;
-            b->encoded = true;
-            b->codec = kind;
-            b->dict = 0;
-            if (kind == LG_CODEC_PREFIX) {
+            if (b->enc.len < b->len) {
+                b->encoded = true;
+                b->codec = LG_CODEC_PREFIX;
+                b->dict = 0;
                 b->prefixed = true;
                 b->depth = d + 1;
                 return 0;
             }
-            /* no gain from the prefix (unrelated bytes): code it standalone */
+            /* no gain from the base (unrelated bytes): code it standalone */
             lg_buf_reset(&b->enc);
         }
     }
@@ -1758,12 +2242,62 @@ static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-static int write_session(lg_store *st, lg_store_session *w, int64_t *sid, lg_err *err)
+/* Packs the session's events; blob and endpoint ids must be known. */
+static int pack_session(lg_store *st, lg_store_session *w, lg_codec *cd, lg_buf *out, lg_err *err)
+{
+    packer pk;
+    int64_t ep_cache_id = 0;
+    const pevent *ep_cache = NULL;
+    int rc = 0;
+
+    memset(&pk, 0, sizeof pk);
+    lg_buf_init(&pk.buf);
+    for (size_t i = 0; i < w->nev && !rc; i++) {
+        const pevent *e = &w->evs[i];
+        erec r;
+        memset(&r, 0, sizeof r);
+        r.kind = e->kind;
+        r.t_us = e->t_us;
+        if (e->kind == LG_EVENT_MODEL) {
+            if (ep_cache && !strcmp(ep_cache->provider, e->provider) &&
+                !strcmp(ep_cache->method, e->method) && !strcmp(ep_cache->path, e->path) &&
+                !strcmp(ep_cache->model ? ep_cache->model : "", e->model ? e->model : "")) {
+                r.endpoint = ep_cache_id;
+            } else {
+                if ((rc = endpoint_id(st, e, &r.endpoint, err)))
+                    break;
+                ep_cache = e;
+                ep_cache_id = r.endpoint;
+            }
+            r.has_fp = !e->fp_is_req;
+            memcpy(r.fp, e->fp, 16);
+            r.usage = e->usage;
+        }
+        for (int k = 0; k < 3; k++)
+            r.body[k] = e->b[k] >= 0 ? w->bodies[e->b[k]].id : 0;
+        r.has_status = e->has_status;
+        r.status = e->status;
+        r.has_dur = e->has_dur;
+        r.dur = e->dur;
+        r.chunks = e->chunks;
+        r.chunks_len = e->chunks_len;
+        r.info = e->info;
+        r.info_len = e->info ? strlen(e->info) : 0;
+        if (pack_event(&pk, &r))
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory packing events");
+    }
+    if (!rc)
+        rc = pack_finish(&pk, cd, out, err);
+    lg_buf_release(&pk.buf);
+    return rc;
+}
+
+static int write_session(lg_store *st, lg_store_session *w, lg_codec *cd, int64_t *sid,
+                         lg_err *err)
 {
     uint32_t n_calls = 0, n_tools = 0, n_iter = 0;
     int64_t tin = 0, tout = 0, tcached = 0, old = 0, lat = 0;
-    int64_t ep_cache_id = 0;
-    const pevent *ep_cache = NULL;
+    lg_buf pack = LG_BUF_INIT;
     sqlite3_stmt *s;
     int rc;
 
@@ -1779,29 +2313,39 @@ static int write_session(lg_store *st, lg_store_session *w, int64_t *sid, lg_err
             lat += (int64_t)e->dur;
         }
     }
+    if ((rc = pack_session(st, w, cd, &pack, err)) || (rc = fault_at(st, "commit:events", err)))
+        goto out;
     /* replace the session with the same key */
-    if (!(s = stmt(st, st->w, S_SESS_FIND, err)))
-        return err ? err->code : LG_EINTERNAL;
+    if (!(s = stmt(st, st->w, S_SESS_FIND, err))) {
+        rc = err ? err->code : LG_EINTERNAL;
+        goto out;
+    }
     sqlite3_bind_text(s, 1, w->key, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         old = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(st, st->w->db, rc, "finding the session", err);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = db_fail(st, st->w->db, rc, "finding the session", err);
+        goto out;
+    }
     if (old) {
-        for (int which = S_SESS_DEL_EVENTS; which <= S_SESS_DEL; which++) {
-            if (!(s = stmt(st, st->w, which, err)))
-                return err ? err->code : LG_EINTERNAL;
-            sqlite3_bind_int64(s, 1, old);
-            rc = sqlite3_step(s);
-            sqlite3_reset(s);
-            if (rc != SQLITE_DONE)
-                return db_fail(st, st->w->db, rc, "replacing the session", err);
+        if (!(s = stmt(st, st->w, S_SESS_DEL, err))) {
+            rc = err ? err->code : LG_EINTERNAL;
+            goto out;
+        }
+        sqlite3_bind_int64(s, 1, old);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE) {
+            rc = db_fail(st, st->w->db, rc, "replacing the session", err);
+            goto out;
         }
     }
-    if (!(s = stmt(st, st->w, S_SESS_INSERT, err)))
-        return err ? err->code : LG_EINTERNAL;
+    if (!(s = stmt(st, st->w, S_SESS_INSERT, err))) {
+        rc = err ? err->code : LG_EINTERNAL;
+        goto out;
+    }
     sqlite3_bind_text(s, 1, w->key, -1, SQLITE_STATIC);
     bind_opt_text(s, 2, w->run);
     bind_opt_text(s, 3, w->suite);
@@ -1823,62 +2367,18 @@ static int write_session(lg_store *st, lg_store_session *w, int64_t *sid, lg_err
     if (w->end_converged >= 0)
         sqlite3_bind_int(s, 17, w->end_converged);
     bind_opt_text(s, 18, w->end_error);
+    sqlite3_bind_blob(s, 19, pack.data, (int)pack.len, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return db_fail(st, st->w->db, rc, "writing the session", err);
-    *sid = sqlite3_last_insert_rowid(st->w->db);
-    if ((rc = fault_at(st, "commit:session", err)))
-        return rc;
-
-    for (size_t i = 0; i < w->nev; i++) {
-        const pevent *e = &w->evs[i];
-        int64_t epid = 0;
-        if (e->kind == LG_EVENT_MODEL) {
-            if (ep_cache && !strcmp(ep_cache->provider, e->provider) &&
-                !strcmp(ep_cache->method, e->method) && !strcmp(ep_cache->path, e->path) &&
-                !strcmp(ep_cache->model ? ep_cache->model : "", e->model ? e->model : "")) {
-                epid = ep_cache_id;
-            } else {
-                if ((rc = endpoint_id(st, e, &epid, err)))
-                    return rc;
-                ep_cache = e;
-                ep_cache_id = epid;
-            }
-        }
-        if (!(s = stmt(st, st->w, S_EV_INSERT, err)))
-            return err ? err->code : LG_EINTERNAL;
-        sqlite3_bind_int64(s, 1, *sid);
-        sqlite3_bind_int64(s, 2, (int64_t)i);
-        sqlite3_bind_int(s, 3, e->kind);
-        sqlite3_bind_int64(s, 4, (int64_t)e->t_us);
-        if (e->kind == LG_EVENT_MODEL) {
-            sqlite3_bind_int64(s, 5, e->call);
-            sqlite3_bind_int64(s, 6, epid);
-            sqlite3_bind_blob(s, 7, e->fp, 16, SQLITE_STATIC);
-            if (e->usage.in >= 0)
-                sqlite3_bind_int64(s, 12, e->usage.in);
-            if (e->usage.out >= 0)
-                sqlite3_bind_int64(s, 13, e->usage.out);
-            if (e->usage.cached >= 0)
-                sqlite3_bind_int64(s, 14, e->usage.cached);
-        }
-        for (int k = 0; k < 3; k++)
-            if (e->b[k] >= 0)
-                sqlite3_bind_int64(s, 8 + k, w->bodies[e->b[k]].id);
-        if (e->has_status)
-            sqlite3_bind_int64(s, 11, e->status);
-        if (e->has_dur)
-            sqlite3_bind_int64(s, 15, (int64_t)e->dur);
-        if (e->chunks)
-            sqlite3_bind_blob(s, 16, e->chunks, (int)e->chunks_len, SQLITE_STATIC);
-        bind_opt_text(s, 17, e->info);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-            return db_fail(st, st->w->db, rc, "writing an event", err);
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(st, st->w->db, rc, "writing the session", err);
+        goto out;
     }
-    return fault_at(st, "commit:events", err);
+    *sid = sqlite3_last_insert_rowid(st->w->db);
+    rc = fault_at(st, "commit:session", err);
+out:
+    lg_buf_release(&pack);
+    return rc;
 }
 
 static void maybe_train(lg_store *st);
@@ -1897,12 +2397,22 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
     /* A concurrent `loopgate compact` may have replaced the dictionary. */
     if (dict) {
         int64_t there = 0;
-        char sql[96];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM dicts WHERE id = %lld",
-                 (long long)lg_dict_id(dict));
-        if ((rc = query_int(st, st->w, sql, &there, err)))
+        sqlite3_stmt *s = stmt(st, st->w, S_DICT_EXISTS, err);
+        if (!s) {
+            rc = err ? err->code : LG_EINTERNAL;
             goto out_rollback;
+        }
+        sqlite3_bind_int64(s, 1, lg_dict_id(dict));
+        rc = sqlite3_step(s);
+        there = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) {
+            rc = db_fail(st, st->w->db, rc, "checking the dictionary", err);
+            goto out_rollback;
+        }
+        rc = 0;
         if (!there) {
+            dict = NULL;
             for (size_t i = 0; i < w->nb; i++)
                 if (w->bodies[i].encoded && w->bodies[i].dict &&
                     (rc = encode_body(st, cd, w, i, NULL, true, err)))
@@ -1920,7 +2430,7 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
             b->depth = depth;
             continue;
         }
-        if (!b->encoded && (rc = encode_body(st, cd, w, i, NULL, false, err)))
+        if (!b->encoded && (rc = encode_body(st, cd, w, i, dict, false, err)))
             goto out_rollback;
         if (b->prefixed) {
             /* depths as they really are in the file now */
@@ -1928,7 +2438,7 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
             if (b->base2 >= 0 && w->bodies[b->base2].depth > d)
                 d = w->bodies[b->base2].depth;
             if (d + 1 > MAX_DEPTH) {
-                if ((rc = encode_body(st, cd, w, i, NULL, false, err)))
+                if ((rc = encode_body(st, cd, w, i, dict, false, err)))
                     goto out_rollback;
             } else {
                 b->depth = d + 1;
@@ -1942,7 +2452,7 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
         else if (b->len > w->bodies[b->base].len)
             *new_bytes += b->len - w->bodies[b->base].len;
     }
-    if ((rc = fault_at(st, "commit:blobs", err)) || (rc = write_session(st, w, sid, err)) ||
+    if ((rc = fault_at(st, "commit:blobs", err)) || (rc = write_session(st, w, cd, sid, err)) ||
         (rc = fault_at(st, "commit:end", err)))
         goto out_rollback;
     if ((rc = exec_sql(st, st->w, "COMMIT", "committing the session", err)))
@@ -1953,10 +2463,9 @@ out_rollback:
     return rc;
 }
 
-uint64_t prof_a1, prof_a2, prof_b, prof_tr;
 int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
 {
-    uint64_t T0 = lg_clock_mono_ns(), T1, T2, T3;
+
     lg_store *st = w->st;
     lg_dict *dict = current_dict(st);
     lg_codec *cd = NULL;
@@ -1967,19 +2476,19 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
 
     pthread_mutex_lock(&w->mu); /* wait for appends in flight */
     pthread_mutex_unlock(&w->mu);
-    /* Phase A, no lock held: skip bodies the file has, code the others. */
-    if (!(c = pool_get(st, err))) {
-        rc = err ? err->code : LG_EIO;
-        goto out;
-    }
+    /* Phase A: skip bodies the file has (a quick look on the writer
+     * connection, whose cache is warm), then code the others unlocked. */
+    pthread_mutex_lock(&st->wlock);
+    c = st->w;
+    rc = exec_sql(st, c, "BEGIN", "looking up bodies", err); /* one read transaction */
     for (size_t i = 0; i < w->nb && !rc; i++) {
         pbody *b = &w->bodies[i];
         int64_t bid;
         rc = blob_lookup(st, c, &b->hash, &bid, &b->depth, err);
         b->exists = bid != 0;
     }
-    pool_put(st, c);
-    T1 = lg_clock_mono_ns(); prof_a1 += T1 - T0;
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->wlock);
     if (rc || !(cd = codec_get(st, err))) {
         rc = rc ? rc : LG_ENOMEM;
         goto out;
@@ -1990,10 +2499,8 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
     if (rc)
         goto out;
     /* Phase B: one transaction. */
-    T2 = lg_clock_mono_ns(); prof_a2 += T2 - T1;
     pthread_mutex_lock(&st->wlock);
     rc = commit_locked(st, w, cd, dict, &sid, &new_n, &new_bytes, err);
-    T3 = lg_clock_mono_ns(); prof_b += T3 - T2;
     if (!rc) {
         pthread_mutex_lock(&st->mu);
         st->samples_n += new_n;
@@ -2001,7 +2508,6 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
         pthread_mutex_unlock(&st->mu);
         maybe_train(st);
     }
-    prof_tr += lg_clock_mono_ns() - T3;
     pthread_mutex_unlock(&st->wlock);
 out:
     codec_put(st, cd);
@@ -2199,48 +2705,27 @@ static int recode_with_dict(lg_store *st, conn *c, lg_codec *cd, int64_t id, con
     return 0;
 }
 
-/* Recodes delta blob `id` (raw bytes given) against its bases with the
- * dictionary's content in front (dict may be NULL); with `force` always,
- * else only when smaller. */
-static int recode_prefixed(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id,
-                           int64_t base, int64_t base2, const bent *raw, lg_dict *dict, int level,
-                           bool force, lg_err *err)
+/* Recodes delta blob `id` (raw bytes given) against its bases at `level`. */
+static int recode_delta(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int64_t id,
+                        int64_t base, int64_t base2, const bent *raw, int level, lg_err *err)
 {
     const bent *b1, *b2 = NULL;
-    lg_buf pre = LG_BUF_INIT, enc = LG_BUF_INIT;
-    const void *dc = NULL;
-    size_t dlen = 0;
+    lg_buf enc = LG_BUF_INIT;
     sqlite3_stmt *s;
-    int rc, kind;
+    int rc;
 
     if ((rc = blob_decode(st, c, cd, cache, base, 0, &b1, err)) ||
         (base2 > 0 && (rc = blob_decode(st, c, cd, cache, base2, 0, &b2, err))))
         return rc;
-    if (dict)
-        dc = lg_dict_content(dict, &dlen);
-    if ((dlen && lg_buf_append(&pre, dc, dlen)) || lg_buf_append(&pre, b1->data, b1->len) ||
-        (b2 && lg_buf_append(&pre, b2->data, b2->len))) {
-        lg_buf_release(&pre);
-        return LG_ERR(err, LG_ENOMEM, "out of memory");
-    }
-    rc = lg_codec_compress(cd, level, raw->data, raw->len, NULL, pre.data, pre.len, &enc, &kind,
-                           err);
-    lg_buf_release(&pre);
-    if (rc)
+    if ((rc = delta_encode(cd, level, raw->data, raw->len, b1->data, b1->len, b2 ? b2->data : NULL,
+                           b2 ? b2->len : 0, &enc, err)))
         return rc;
-    rc = sqlite3_prepare_v2(c->db,
-                            force ? "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3 WHERE id = ?4"
-                                  : "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3 WHERE id = "
-                                    "?4 AND length(data) > ?5",
+    rc = sqlite3_prepare_v2(c->db, "UPDATE blobs SET data = ?1 WHERE id = ?2 AND length(data) > ?3",
                             -1, &s, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_int(s, 1, kind);
-        if (dict && kind == LG_CODEC_PREFIX)
-            sqlite3_bind_int64(s, 2, lg_dict_id(dict));
-        sqlite3_bind_blob(s, 3, enc.data ? enc.data : "", (int)enc.len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, id);
-        if (!force)
-            sqlite3_bind_int64(s, 5, (int64_t)enc.len);
+        sqlite3_bind_blob(s, 1, enc.data ? enc.data : "", (int)enc.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, id);
+        sqlite3_bind_int64(s, 3, (int64_t)enc.len);
         rc = sqlite3_step(s);
         sqlite3_finalize(s);
     }
@@ -2292,6 +2777,13 @@ static int train_dict(lg_store *st, lg_err *err)
     }
     if (rc || (rc = exec_sql(st, c, "COMMIT", "saving the dictionary", err)))
         goto out_rollback;
+    /* Recoding left holes in the first pages; while the file is small,
+     * rewriting it is cheap and gets them back. Failing is harmless. */
+    {
+        int64_t pages = 0;
+        if (query_int(st, c, "PRAGMA page_count", &pages, NULL) == 0 && pages * PAGE_SIZE < VACUUM_MAX)
+            sqlite3_exec(c->db, "VACUUM", NULL, NULL, NULL);
+    }
     pthread_mutex_lock(&st->mu);
     if (grow_array((void **)&st->dicts, &st->cdicts, st->ndicts + 1, sizeof *st->dicts)) {
         pthread_mutex_unlock(&st->mu);
@@ -2347,6 +2839,7 @@ typedef struct rev {
     lg_event ev;
     int64_t body[3];
     bool loaded;
+    bool fp_from_req; /* fingerprint is the request body's hash */
     lg_chunk *chunks;
     char *s[3]; /* strings the event points to */
 } rev;
@@ -2360,6 +2853,7 @@ struct lg_session_reader {
     size_t *calls; /* seq of each model call */
     size_t ncalls;
     bcache cache;
+    i64map rows; /* the session's blob rows, read with its events */
 };
 
 static char *col_strdup(sqlite3_stmt *s, int i, bool *oom)
@@ -2526,14 +3020,14 @@ static char *json_member_str(json_t *o, const char *k, bool *oom)
 }
 
 /* Sets the event's fields kept in the info JSON. */
-static int apply_info(rev *r, const char *info, lg_err *err)
+static int apply_info(rev *r, const char *info, size_t len, lg_err *err)
 {
     json_t *o = NULL;
     bool oom = false;
     lg_event *ev = &r->ev;
 
     if (info) {
-        o = lg_json_parse(info, strlen(info), "info", err);
+        o = lg_json_parse(info, len, "info", err);
         if (!o || !json_is_object(o)) {
             json_decref(o);
             return LG_ERR(err, LG_EINPUT, "event info is corrupt");
@@ -2632,44 +3126,84 @@ void lg_session_reader_free(lg_session_reader *r)
     free(r->evs);
     free(r->calls);
     bcache_clear(&r->cache);
+    rows_clear(&r->rows);
     info_release(&r->info);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
 
-static int load_events(lg_session_reader *r, conn *c, lg_err *err)
+/* Adds the fix to a message about damaged content. */
+static void corrupt_hint(lg_err *err)
+{
+    size_t n;
+    if (!lg_err_isset(err) || err->code != LG_EINPUT || strstr(err->msg, "restore it from"))
+        return;
+    n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n,
+             "; the file is damaged: restore it from version control or record it again");
+}
+
+/* Reads the rows of every body the events use, so that decoding needs
+ * the database only for bases outside the session. */
+static int prefetch_rows(lg_session_reader *r, conn *c, lg_err *err)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        for (int k = 0; k < 3; k++) {
+            int64_t id = r->evs[i].body[k];
+            brow *b;
+            int rc;
+            if (id <= 0 || i64map_get(&r->rows, id))
+                continue;
+            if (!(b = malloc(sizeof *b)))
+                return LG_ERR(err, LG_ENOMEM, "out of memory");
+            if ((rc = blob_row(r->st, c, id, b, err))) {
+                free(b);
+                return rc;
+            }
+            if (i64map_put(&r->rows, id, b)) {
+                free(b->data);
+                free(b);
+                return LG_ERR(err, LG_ENOMEM, "out of memory");
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_events(lg_session_reader *r, conn *c, lg_codec *cd, const void *pack,
+                       size_t pack_len, lg_err *err)
 {
     lg_store *st = r->st;
-    sqlite3_stmt *s = stmt(st, c, S_EV_SELECT, err);
-    size_t cap = 0, ccap = 0;
-    int rc = 0, step;
+    unpacker u;
+    size_t ccap = 0;
+    int rc;
 
-    if (!s)
-        return err ? err->code : LG_EINTERNAL;
-    sqlite3_bind_int64(s, 1, r->info.id);
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        rev *e;
-        int kind = sqlite3_column_int(s, 1);
-        if (grow_array((void **)&r->evs, &cap, r->n + 1, sizeof *r->evs)) {
-            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+    if ((rc = unpack_begin(&u, cd, pack, pack_len, err)))
+        goto out;
+    if (u.n != r->info.n_events) {
+        rc = LG_ERR(err, LG_EINPUT, "has %llu events but its summary says %u (the file is corrupt)",
+                    (unsigned long long)u.n, r->info.n_events);
+        goto out;
+    }
+    if (u.n && !(r->evs = calloc((size_t)u.n, sizeof *r->evs))) {
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (uint64_t i = 0; i < u.n && !rc; i++) {
+        rev *e = &r->evs[i];
+        erec er;
+        if (!unpack_event(&u, &er)) {
+            rc = LG_ERR(err, LG_EINPUT, "event %llu is corrupt", (unsigned long long)i);
             break;
         }
-        e = &r->evs[r->n];
-        memset(e, 0, sizeof *e);
         r->n++;
-        if (sqlite3_column_int64(s, 0) != (int64_t)(r->n - 1) || kind < LG_EVENT_KIND_MIN ||
-            kind > LG_EVENT_KIND_MAX) {
-            rc = LG_ERR(err, LG_EINPUT, "event %zu is corrupt (seq or kind)", r->n - 1);
-            break;
-        }
-        e->ev = lg_event_make((lg_event_kind)kind);
-        e->ev.seq = (uint32_t)(r->n - 1);
-        e->ev.t_us = (uint64_t)sqlite3_column_int64(s, 2);
-        for (int k = 0; k < 3; k++)
-            e->body[k] = sqlite3_column_int64(s, 6 + k);
-        if (kind == LG_EVENT_MODEL) {
+        e->ev = lg_event_make((lg_event_kind)er.kind);
+        e->ev.seq = (uint32_t)i;
+        e->ev.t_us = er.t_us;
+        memcpy(e->body, er.body, sizeof e->body);
+        if (er.kind == LG_EVENT_MODEL) {
             lg_model_event *m = &e->ev.model;
-            const ep *p = ep_get(st, c, sqlite3_column_int64(s, 4), err);
+            const ep *p = ep_get(st, c, er.endpoint, err);
             if (!p) {
                 rc = err ? err->code : LG_EINPUT;
                 break;
@@ -2678,47 +3212,54 @@ static int load_events(lg_session_reader *r, conn *c, lg_err *err)
             m->method = p->method;
             m->path = p->path;
             m->model = p->model;
-            e->ev.call = sqlite3_column_int64(s, 3);
-            if (e->ev.call != (int64_t)r->ncalls || sqlite3_column_bytes(s, 5) != 16) {
-                rc = LG_ERR(err, LG_EINPUT, "event %zu is corrupt (call index or fingerprint)",
-                            r->n - 1);
+            e->ev.call = (int64_t)r->ncalls;
+            if (er.has_fp)
+                m->fingerprint = lg_hash_from_bytes(er.fp);
+            else if (!er.body[0]) {
+                rc = LG_ERR(err, LG_EINPUT, "event %llu is corrupt (no fingerprint)",
+                            (unsigned long long)i);
                 break;
             }
-            m->fingerprint = lg_hash_from_bytes(sqlite3_column_blob(s, 5));
-            m->status = sqlite3_column_int(s, 9);
-            m->usage.in = sqlite3_column_type(s, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 10);
-            m->usage.out = sqlite3_column_type(s, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 11);
-            m->usage.cached = sqlite3_column_type(s, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 12);
-            m->latency_us = (uint64_t)sqlite3_column_int64(s, 13);
-            if (sqlite3_column_type(s, 14) != SQLITE_NULL &&
-                (rc = unpack_chunks(e, sqlite3_column_blob(s, 14),
-                                    (size_t)sqlite3_column_bytes(s, 14), err)))
+            e->fp_from_req = !er.has_fp;
+            m->status = (int)er.status;
+            m->usage = er.usage;
+            m->latency_us = er.dur;
+            if (er.chunks_len && (rc = unpack_chunks(e, (const unsigned char *)er.chunks,
+                                                     er.chunks_len, err)))
                 break;
             if (grow_array((void **)&r->calls, &ccap, r->ncalls + 1, sizeof *r->calls)) {
                 rc = LG_ERR(err, LG_ENOMEM, "out of memory");
                 break;
             }
-            r->calls[r->ncalls++] = r->n - 1;
-        } else if (kind == LG_EVENT_TOOL) {
-            e->ev.tool.exit_code =
-                sqlite3_column_type(s, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 9);
-            e->ev.tool.duration_us = (uint64_t)sqlite3_column_int64(s, 13);
+            r->calls[r->ncalls++] = (size_t)i;
+        } else if (er.kind == LG_EVENT_TOOL) {
+            e->ev.tool.exit_code = er.has_status ? (int)er.status : -1;
+            e->ev.tool.duration_us = er.dur;
         }
-        if ((rc = apply_info(e, (const char *)sqlite3_column_text(s, 15), err)))
-            break;
+        rc = apply_info(e, er.info, er.info_len, err);
     }
-    sqlite3_reset(s);
-    if (!rc && step != SQLITE_DONE)
-        rc = db_fail(st, c->db, step, "reading events", err);
-    if (!rc && r->n != r->info.n_events)
-        rc = LG_ERR(err, LG_EINPUT, "has %zu events but its summary says %u (the file is corrupt)",
-                    r->n, r->info.n_events);
+    if (!rc && u.p != u.end)
+        rc = LG_ERR(err, LG_EINPUT, "event record is corrupt (trailing bytes)");
+    if (!rc)
+        rc = prefetch_rows(r, c, err);
+    for (size_t i = 0; i < r->n && !rc; i++) {
+        const brow *b;
+        if (!r->evs[i].fp_from_req)
+            continue;
+        if (!(b = i64map_get(&r->rows, r->evs[i].body[0])))
+            rc = LG_ERR(err, LG_EINPUT, "event %zu is corrupt (no request)", i);
+        else
+            r->evs[i].ev.model.fingerprint = lg_hash_from_bytes(b->hash);
+    }
+out:
+    lg_buf_release(&u.raw);
     return rc;
 }
 
 int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_err *err)
 {
     lg_session_reader *r;
+    lg_codec *cd = NULL;
     sqlite3_stmt *s;
     conn *c;
     int rc;
@@ -2728,30 +3269,39 @@ int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_
         return LG_ERR(err, LG_ENOMEM, "out of memory");
     r->st = st;
     pthread_mutex_init(&r->mu, NULL);
-    if (!(c = pool_get(st, err))) {
+    if (!(cd = codec_get(st, err)) || !(c = pool_get(st, err))) {
+        codec_put(st, cd);
         lg_session_reader_free(r);
         return err ? err->code : LG_EIO;
     }
+    /* one read transaction: the events and their bodies as of one moment */
+    if ((rc = exec_sql(st, c, "BEGIN", "reading a session", err)))
+        goto out;
     if (!(s = stmt(st, c, S_SESS_GET, err))) {
         rc = err ? err->code : LG_EINTERNAL;
-        goto out;
+        goto out_end;
     }
     sqlite3_bind_int64(s, 1, id);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         rc = read_info(s, &r->info, err);
+        if (!rc && (rc = load_events(r, c, cd, sqlite3_column_blob(s, 19),
+                                     (size_t)sqlite3_column_bytes(s, 19), err))) {
+            lg_err_prefix(err, "%s: session '%s'", st->path, r->info.key);
+            corrupt_hint(err);
+        }
         sqlite3_reset(s);
     } else {
         sqlite3_reset(s);
         rc = rc == SQLITE_DONE
                  ? LG_ERR(err, LG_ENOENT, "%s: no session with id %lld", st->path, (long long)id)
                  : db_fail(st, c->db, rc, "reading a session", err);
-        goto out;
     }
-    if (!rc && (rc = load_events(r, c, err)))
-        lg_err_prefix(err, "%s: session '%s'", st->path, r->info.key);
+out_end:
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 out:
     pool_put(st, c);
+    codec_put(st, cd);
     if (rc) {
         lg_session_reader_free(r);
         return rc;
@@ -2791,7 +3341,7 @@ static int load_bodies(lg_session_reader *r, rev *e, lg_err *err)
         const bent *be;
         if (e->body[k] <= 0)
             continue;
-        if (!(rc = blob_decode(st, c, cd, &r->cache, e->body[k], 0, &be, err))) {
+        if (!(rc = blob_decode_rows(st, c, cd, &r->cache, &r->rows, e->body[k], 0, &be, err))) {
             b[k].data = be->data;
             b[k].len = be->len;
         }
@@ -2826,8 +3376,10 @@ int lg_session_reader_event(lg_session_reader *r, size_t seq, const lg_event **e
         return LG_ERR(err, LG_EUSAGE, "%s: session '%s' has %zu events; no event %zu",
                       r->st->path, r->info.key, r->n, seq);
     pthread_mutex_lock(&r->mu);
-    if (!r->evs[seq].loaded && (rc = load_bodies(r, &r->evs[seq], err)))
+    if (!r->evs[seq].loaded && (rc = load_bodies(r, &r->evs[seq], err))) {
         lg_err_prefix(err, "%s: session '%s' event %zu", r->st->path, r->info.key, seq);
+        corrupt_hint(err);
+    }
     pthread_mutex_unlock(&r->mu);
     if (!rc)
         *ev = &r->evs[seq].ev;
@@ -2952,8 +3504,8 @@ static int stats_conn(lg_store *st, conn *c, lg_store_stats *o, lg_err *err)
 {
     static const char *const q[] = {
         "SELECT count(*) FROM sessions",
-        "SELECT count(*) FROM events",
-        "SELECT count(*) FROM events WHERE kind = 1",
+        "SELECT coalesce(sum(n_events), 0) FROM sessions",
+        "SELECT coalesce(sum(n_calls), 0) FROM sessions",
         "SELECT count(*) FROM blobs",
         "SELECT coalesce(sum(raw_len), 0) FROM blobs",
         "SELECT coalesce(sum(length(data)), 0) FROM blobs",
@@ -2974,6 +3526,36 @@ static int stats_conn(lg_store *st, conn *c, lg_store_stats *o, lg_err *err)
     if (!st->memory && stat(st->path, &sb) == 0)
         o->file_bytes = (uint64_t)sb.st_size;
     return 0;
+}
+
+int lg_store_check(lg_store *st, lg_err *err)
+{
+    conn *c = pool_get(st, err);
+    sqlite3_stmt *s;
+    int rc;
+
+    if (!c)
+        return err ? err->code : LG_EIO;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA quick_check", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *res = (const char *)sqlite3_column_text(s, 0);
+            if (res && strcmp(res, "ok") != 0)
+                LG_ERR(err, LG_EINPUT,
+                       "%s: file is corrupt (%s); restore it from version control or record it "
+                       "again",
+                       st->path, res);
+            rc = res && strcmp(res, "ok") != 0 ? LG_EINPUT : 0;
+        } else {
+            rc = db_fail(st, c->db, rc, "checking the file", err);
+        }
+        sqlite3_finalize(s);
+    } else {
+        rc = db_fail(st, c->db, rc, "checking the file", err);
+    }
+    pool_put(st, c);
+    return rc;
 }
 
 int lg_store_get_stats(lg_store *st, lg_store_stats *out, lg_err *err)
@@ -3048,14 +3630,31 @@ static int mark_live(lg_store *st, conn *c, blobref **out, int64_t *maxid, lg_er
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         goto fail;
-    rc = sqlite3_prepare_v2(c->db,
-                            "SELECT body_in FROM events UNION SELECT body_out FROM events "
-                            "UNION SELECT body_aux FROM events",
-                            -1, &s, NULL);
+    rc = sqlite3_prepare_v2(c->db, "SELECT events FROM sessions", -1, &s, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
-        if (id > 0 && id <= *maxid)
-            refs[id].live = true;
+        unpacker u;
+        erec e;
+        lg_codec *cd = lg_codec_new();
+        int urc = cd ? unpack_begin(&u, cd, sqlite3_column_blob(s, 0),
+                                    (size_t)sqlite3_column_bytes(s, 0), err)
+                     : LG_ERR(err, LG_ENOMEM, "out of memory");
+        for (uint64_t i = 0; !urc && i < u.n; i++) {
+            if (!unpack_event(&u, &e)) {
+                urc = LG_ERR(err, LG_EINPUT, "%s: an event record is corrupt", st->path);
+                break;
+            }
+            for (int k = 0; k < 3; k++)
+                if (e.body[k] > 0 && e.body[k] <= *maxid)
+                    refs[e.body[k]].live = true;
+        }
+        if (cd)
+            lg_buf_release(&u.raw);
+        lg_codec_free(cd);
+        if (urc) {
+            sqlite3_finalize(s);
+            free(refs);
+            return urc;
+        }
         rc = SQLITE_OK;
     }
     sqlite3_finalize(s);
@@ -3124,12 +3723,6 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
             rc = db_fail(st, c->db, rc, "dropping unused bodies", err);
             goto out_rollback;
         }
-        rc = exec_sql(st, c,
-                      "DELETE FROM endpoints WHERE id NOT IN "
-                      "(SELECT endpoint FROM events WHERE endpoint IS NOT NULL)",
-                      "dropping unused endpoints", err);
-        if (rc)
-            goto out_rollback;
     }
     /* 2. a new dictionary from every standalone body */
     rc = collect_samples(st, c, cd, &cache, "1", &smp, err);
@@ -3148,8 +3741,8 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
         if ((rc = blob_decode(st, c, cd, &cache, id, 0, &raw, err)))
             break;
         if (refs[id].base > 0)
-            rc = recode_prefixed(st, c, cd, &cache, id, refs[id].base, refs[id].base2, raw, NULL,
-                                 LG_CODEC_LEVEL_MAX, true, err);
+            rc = recode_delta(st, c, cd, &cache, id, refs[id].base, refs[id].base2, raw,
+                              LG_CODEC_LEVEL_MAX, err);
         else
             rc = recode_with_dict(st, c, cd, id, raw, dict, LG_CODEC_LEVEL_MAX, true, err);
     }

@@ -239,6 +239,12 @@ typedef struct lg_store_stats {
     uint64_t dicts, dict_bytes;
 } lg_store_stats;
 
+/* Checks the file's structure with SQLite's quick_check (reads every page
+ * once, decodes no body; bodies are checked against their hash whenever
+ * they are read). LG_EINPUT naming the file and the first problem when it is
+ * damaged. Thread-safe. */
+int lg_store_check(lg_store *st, lg_err *err) LG_WUR;
+
 /* Counts what the file holds. Thread-safe. */
 int lg_store_get_stats(lg_store *st, lg_store_stats *out, lg_err *err) LG_WUR;
 
@@ -263,7 +269,9 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
 #define LG_STORE_DICT_MIN_BYTES (48 * 1024)
 void lg_store_set_dict_threshold(lg_store *st, size_t samples, size_t bytes);
 
-/* zstd level for bodies written while recording (default LG_CODEC_LEVEL_FAST). */
+/* zstd level for bodies and deltas written from now on (defaults
+ * LG_CODEC_LEVEL_FAST and LG_CODEC_LEVEL_DELTA). Not thread-safe: call right
+ * after opening. */
 void lg_store_set_level(lg_store *st, int level);
 
 /* Fault hook for tests: called at named points of a commit ("commit:begin",

@@ -39,7 +39,7 @@ const char *lg_api_name(enum lg_api api)
     }
 }
 
-void lg_usage_init(lg_usage *u, enum lg_api api)
+void lg_usage_init(lg_usage_meter *u, enum lg_api api)
 {
     memset(u, 0, sizeof *u);
     u->api = api;
@@ -81,7 +81,7 @@ static bool get_nested(const json_t *obj, const char *outer, const char *key, in
 }
 
 /* Applies one usage object; members present override earlier values. */
-static bool read_usage(lg_usage *u, const json_t *us)
+static bool read_usage(lg_usage_meter *u, const json_t *us)
 {
     int64_t v;
     bool any = false;
@@ -143,7 +143,7 @@ static bool read_usage(lg_usage *u, const json_t *us)
 
 /* A response body or one stream event: usage at the top, or inside
  * "response" (Responses events) or "message" (Anthropic message_start). */
-static bool read_object(lg_usage *u, const json_t *root)
+static bool read_object(lg_usage_meter *u, const json_t *root)
 {
     bool got = false;
     const json_t *inner;
@@ -161,7 +161,7 @@ static bool read_object(lg_usage *u, const json_t *root)
     return got;
 }
 
-bool lg_usage_feed_request(lg_usage *u, const void *body, size_t len)
+bool lg_usage_feed_request(lg_usage_meter *u, const void *body, size_t len)
 {
     json_t *root = parse(body, len);
     if (!root)
@@ -174,7 +174,7 @@ bool lg_usage_feed_request(lg_usage *u, const void *body, size_t len)
     return true;
 }
 
-bool lg_usage_feed_body(lg_usage *u, const void *body, size_t len)
+bool lg_usage_feed_body(lg_usage_meter *u, const void *body, size_t len)
 {
     json_t *root = parse(body, len);
     bool got;
@@ -185,7 +185,7 @@ bool lg_usage_feed_body(lg_usage *u, const void *body, size_t len)
     return got;
 }
 
-bool lg_usage_feed_event(lg_usage *u, const char *event, const char *data, size_t len)
+bool lg_usage_feed_event(lg_usage_meter *u, const char *event, const char *data, size_t len)
 {
     (void)event; /* the data's own "type" member says the same, and generic streams have none */
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0)

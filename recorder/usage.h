@@ -38,7 +38,7 @@
  * The model is the response's (a dated snapshot such as
  * "gpt-4o-2024-08-06") when it has one, else the request's.
  *
- * An lg_usage is a plain value: no allocation, no release; one per call,
+ * An lg_usage_meter is a plain value: no allocation, no release; one per call,
  * one thread at a time. Functions never fail: input that is not JSON or has
  * no usage is ignored.
  */
@@ -69,7 +69,7 @@ const char *lg_api_name(enum lg_api api);
 
 #define LG_USAGE_MODEL_MAX 128
 
-typedef struct lg_usage {
+typedef struct lg_usage_meter {
     enum lg_api api;
     bool found;  /* some usage numbers were seen */
     bool stream; /* the request asked for a stream */
@@ -84,23 +84,23 @@ typedef struct lg_usage {
     /* private accumulator state for streams; do not use */
     int64_t priv_uncached, priv_cache_read, priv_cache_write;
     bool priv_total_reported, priv_anthropic;
-} lg_usage;
+} lg_usage_meter;
 
 /* Zeroes `u` for a call to `api`. */
-void lg_usage_init(lg_usage *u, enum lg_api api);
+void lg_usage_init(lg_usage_meter *u, enum lg_api api);
 
 /* Reads the request body: the requested model and whether it streams.
  * Returns true if it was a JSON object. Borrows `body`. */
-bool lg_usage_feed_request(lg_usage *u, const void *body, size_t len);
+bool lg_usage_feed_request(lg_usage_meter *u, const void *body, size_t len);
 
 /* Reads a whole (non-streaming) response body. Returns true if usage was
  * found in it. Borrows `body`. */
-bool lg_usage_feed_body(lg_usage *u, const void *body, size_t len);
+bool lg_usage_feed_body(lg_usage_meter *u, const void *body, size_t len);
 
 /* Reads one server-sent event of a streamed response (`event` is the event
  * name or "" / NULL, `data` its data as recorder/sse.h gives them). Feed
  * every event in order; later events refine earlier ones. "[DONE]" and
  * non-JSON data are ignored. Returns true if the event carried usage. */
-bool lg_usage_feed_event(lg_usage *u, const char *event, const char *data, size_t len);
+bool lg_usage_feed_event(lg_usage_meter *u, const char *event, const char *data, size_t len);
 
 #endif

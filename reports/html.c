@@ -42,7 +42,7 @@ static const char css[] =
     "th{background:#f3f6f9}td.num{text-align:right;font-variant-numeric:tabular-nums}"
     ".pass{color:#17692e}.fail{color:#a01818;font-weight:700}.note{color:#5b6573;font-size:13px}"
     "dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:13px}"
-    "dt{color:#5b6573}dd{margin:0}"
+    "dt{color:#5b6573}dd{margin:0}ul,p{font-size:14px}"
     ".charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #dde3ea;"
     "border-radius:6px;padding:6px}figcaption{font-size:12px;color:#5b6573;max-width:600px}"
     "svg{display:block}svg .ax{stroke:#5b6573;stroke-width:1}svg .grid{stroke:#e4e9ef;"

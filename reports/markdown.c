@@ -2,8 +2,9 @@
  * reports/markdown.c - GitHub-flavoured Markdown for a pull-request comment
  * or $GITHUB_STEP_SUMMARY: the verdict first, a summary table of the
  * metrics, the gate verdicts, the comparison when there is one, and the
- * failing trials in a collapsible <details> section (capped, so a big run
- * stays inside GitHub's 65,536-character comment limit).
+ * failing trials in a collapsible <details> section (capped at max_detail
+ * trials and at about 48 KB in all, so a big run stays inside GitHub's
+ * 65,536-character comment limit).
  *
  * Text from the run goes through rr_md (punctuation backslash-escaped, <
  * and & as entities) in tables and prose, and through rr_xml inside <pre>
@@ -14,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Bytes of Markdown after which no more failing trials are detailed. */
+#define MD_BUDGET 48000
 
 static void run_line(const lg_rundoc *d, rr_w *w)
 {
@@ -106,7 +110,7 @@ static void pre_timeline(const lg_timeline *tl, const rr_opts *o, rr_w *w)
     rr_put(w, "</pre>\n\n");
 }
 
-static void failing(const lg_rundoc *d, const rr_opts *o, rr_w *w)
+static void failing(const lg_rundoc *d, const rr_opts *o, rr_w *w, size_t start)
 {
     size_t nfail = d->n_outcomes - d->metrics->convergence.converged, shown = 0;
 
@@ -114,6 +118,9 @@ static void failing(const lg_rundoc *d, const rr_opts *o, rr_w *w)
         return;
     rr_printf(w, "<details><summary>Failing trials (%zu)</summary>\n\n", nfail);
     for (size_t i = 0; i < d->n_outcomes && shown < o->max_detail_md; i++) {
+        /* GitHub cuts comments at 65,536 characters: stop well before */
+        if (w->b->len - start > MD_BUDGET)
+            break;
         const lg_outcome *oc = &d->outcomes[i];
         const lg_timeline *tl;
         if (oc->converged)
@@ -145,6 +152,7 @@ static void failing(const lg_rundoc *d, const rr_opts *o, rr_w *w)
 int rr_md_render(const lg_rundoc *d, const rr_opts *o, rr_w *w)
 {
     char verdict[512];
+    size_t start = w->b->len;
 
     rr_verdict_line(verdict, sizeof verdict, d);
     rr_put(w, "## loopgate: ");
@@ -157,7 +165,7 @@ int rr_md_render(const lg_rundoc *d, const rr_opts *o, rr_w *w)
     gates_table(d, w);
     if (d->comparison)
         rr_compare_md_section(d, o, w);
-    failing(d, o, w);
+    failing(d, o, w, start);
     rr_put(w, "<sub>");
     rr_md(w, d->generator);
     rr_put(w, "</sub>\n");

@@ -5,6 +5,7 @@
 #include "render_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,48 @@ int lg_report_render(const lg_rundoc *doc, lg_report_format format, const lg_rep
                       (int)format);
     }
     return rr_finish(&w, lg_report_format_names[format], err);
+}
+
+typedef struct render_job {
+    const lg_rundoc *doc;
+    const lg_report_opts *opts;
+    lg_buf *outs;
+    const int *formats; /* -1 terminated */
+    lg_err err;
+    int rc;
+} render_job;
+
+static void *render_some(void *arg)
+{
+    render_job *j = arg;
+    for (const int *f = j->formats; *f >= 0 && !j->rc; f++)
+        j->rc = lg_report_render(j->doc, (lg_report_format)*f, j->opts, &j->outs[*f], &j->err);
+    return NULL;
+}
+
+int lg_report_render_all(const lg_rundoc *doc, const lg_report_opts *opts,
+                         lg_buf outs[LG_REPORT_FORMAT_COUNT], lg_err *err)
+{
+    /* JSON is the biggest; JUnit next: one on each thread */
+    static const int helper[] = {LG_REPORT_JSON, LG_REPORT_MD, -1};
+    static const int self[] = {LG_REPORT_JUNIT, LG_REPORT_HTML, LG_REPORT_TERM, -1};
+    render_job a = {doc, opts, outs, helper, LG_ERR_INIT, 0};
+    render_job b = {doc, opts, outs, self, LG_ERR_INIT, 0};
+    pthread_t tid;
+    int e;
+
+    if ((e = pthread_create(&tid, NULL, render_some, &a)) != 0) {
+        /* no thread: do it all here */
+        render_some(&a);
+    }
+    render_some(&b);
+    if (e == 0)
+        pthread_join(tid, NULL);
+    if (a.rc || b.rc) {
+        const lg_err *first = a.rc ? &a.err : &b.err;
+        return LG_ERR(err, first->code ? first->code : LG_EINTERNAL, "%s", first->msg);
+    }
+    return 0;
 }
 
 int lg_report_render_compare(const lg_rundoc *doc, lg_report_format format,
@@ -220,8 +263,15 @@ void rr_xml(rr_w *w, const char *str, bool attr)
 
     while (i < n) {
         size_t len;
-        long cp = utf8_next(s + i, n - i, &len);
+        long cp;
         const char *rep = NULL;
+        /* fast path: plain printable ASCII passes through */
+        if (s[i] >= 0x20 && s[i] < 0x7F && s[i] != '&' && s[i] != '<' && s[i] != '>' &&
+            s[i] != '"' && s[i] != '\'') {
+            i++;
+            continue;
+        }
+        cp = utf8_next(s + i, n - i, &len);
         if (cp == '&')
             rep = "&amp;";
         else if (cp == '<')

@@ -24,7 +24,8 @@
  * since XML 1.0 cannot carry them), invalid UTF-8 (U+FFFD), Markdown
  * punctuation, terminal escape sequences.
  *
- * Thread-safety: no globals; rendering only reads the document.
+ * Thread-safety: no globals; rendering only reads the document, so several
+ * threads may render one document at once.
  */
 #ifndef LG_REPORT_H
 #define LG_REPORT_H
@@ -75,6 +76,18 @@ typedef struct lg_report_opts {
  */
 int lg_report_render(const lg_rundoc *doc, lg_report_format format, const lg_report_opts *opts,
                      lg_buf *out, lg_err *err) LG_WUR;
+
+/*
+ * Renders every format at once: outs[f] receives format f (as
+ * lg_report_render would append it), for f in 0 .. LG_REPORT_FORMAT_COUNT-1.
+ * The formats are shared between the calling thread and one helper thread
+ * (the document is only read), which halves the wall time of writing all
+ * reports of a big run on two cores. Returns 0, or the first error of any
+ * format (every buffer may then hold partial output: discard them all);
+ * LG_ENOMEM/LG_EINTERNAL if the helper thread cannot start.
+ */
+int lg_report_render_all(const lg_rundoc *doc, const lg_report_opts *opts,
+                         lg_buf outs[LG_REPORT_FORMAT_COUNT], lg_err *err) LG_WUR;
 
 /*
  * Appends the comparison report (doc->comparison: baseline versus `doc` as

@@ -695,6 +695,16 @@ static json_t *comparison_json(const lg_rundoc_comparison *c, lg_err *err, bool 
     return o;
 }
 
+void lg_rundoc_verdict_summary(const lg_rundoc *d, char *buf, size_t len)
+{
+    if (d->run.status != LG_RUN_FINISHED)
+        snprintf(buf, len, "FAIL: run %s; %zu of %zu gates failed",
+                 lg_run_status_name(d->run.status), d->gates_failed, d->n_gates);
+    else
+        snprintf(buf, len, "%s: %zu of %zu gates failed", d->passed ? "PASS" : "FAIL",
+                 d->gates_failed, d->n_gates);
+}
+
 json_t *lg_rundoc_to_json(const lg_rundoc *d, lg_err *err)
 {
     json_t *j = json_object(), *a, *v;
@@ -706,12 +716,7 @@ json_t *lg_rundoc_to_json(const lg_rundoc *d, lg_err *err)
     put(j, "schema", json_integer(LG_RUNDOC_SCHEMA), &ok);
     put(j, "generator", jstr(d->generator), &ok);
     put(j, "run", run_json(&d->run, &ok), &ok);
-    if (d->run.status != LG_RUN_FINISHED)
-        snprintf(summary, sizeof summary, "FAIL: run %s; %zu of %zu gates failed",
-                 lg_run_status_name(d->run.status), d->gates_failed, d->n_gates);
-    else
-        snprintf(summary, sizeof summary, "%s: %zu of %zu gates failed",
-                 d->passed ? "PASS" : "FAIL", d->gates_failed, d->n_gates);
+    lg_rundoc_verdict_summary(d, summary, sizeof summary);
     if ((v = json_object())) {
         put(v, "passed", json_boolean(d->passed), &ok);
         put(v, "gates", juint(d->n_gates), &ok);
@@ -897,7 +902,7 @@ static bool get_enum(reader *r, const json_t *obj, const char *path, const char 
 
 static void read_run(reader *r, const json_t *o, const char *path, lg_run_info *run)
 {
-    char sub[96];
+    char sub[192];
     const json_t *suite, *seed;
     int st = 0;
 
@@ -936,7 +941,7 @@ static void read_run(reader *r, const json_t *o, const char *path, lg_run_info *
 static void read_outcome(reader *r, const json_t *o, const char *path, lg_outcome *oc,
                          lg_timeline *tl)
 {
-    char sub[96];
+    char sub[192];
     const json_t *t, *v;
     int reason = 0;
     double cost;

@@ -185,6 +185,11 @@ int lg_rundoc_compare_metrics(lg_rundoc *doc, const lg_run_info *base_run,
 int lg_rundoc_compare(lg_rundoc *doc, const lg_rundoc *base, const lg_rundoc_compare_opts *opts,
                       lg_err *err) LG_WUR;
 
+/* The one-line verdict stored in the JSON ("verdict.summary"), e.g.
+ * "PASS: 0 of 3 gates failed" or "FAIL: run interrupted; 0 of 3 gates
+ * failed", into buf (always NUL-terminated). */
+void lg_rundoc_verdict_summary(const lg_rundoc *doc, char *buf, size_t len);
+
 /* The timeline of one trial (borrowed from doc), or NULL if it has none.
  * O(log n). */
 const lg_timeline *lg_rundoc_find_timeline(const lg_rundoc *doc, uint32_t case_index,

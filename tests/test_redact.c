@@ -3,6 +3,7 @@
  * The golden tests/fixtures/http/redact/request.expected is rewritten with
  * LG_UPDATE_GOLDEN=1. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,12 @@ Test(redact, nested_strings_arrays_and_keys)
                           "{\"nopw\":1}],\"k@x.com\":\"v\",\"e\":\"<redacted:email>\"}");
     cr_expect_eq(count, 5);
     free(got);
+    /* needles hidden behind \u escapes are still found: the raw text has no '@' */
+    const char *hid = "{\"e\":\"mail a\\u0040b.cd now\",\"n\":1}";
+    got = redact(r, hid, strlen(hid), &count);
+    cr_expect_str_eq(got, "{\"e\":\"mail <redacted:email> now\",\"n\":1}");
+    cr_expect_eq(count, 1);
+    free(got);
     /* a top-level string and a non-JSON body */
     got = redact(r, "\"mail me: a@b.co\"", 17, &count);
     cr_expect_str_eq(got, "\"mail me: <redacted:email>\"");
@@ -183,6 +190,35 @@ Test(redact, nested_strings_arrays_and_keys)
     got = redact(r, esc, strlen(esc), &count);
     cr_expect_str_eq(got, "{\"t\":\"\\\"<redacted:email>\\\"\\n\xc3\xa9\"}");
     free(got);
+    lg_redact_free(r);
+}
+
+Test(redact, bodies_need_no_terminating_nul)
+{
+    /* exactly sized heap copies: under ASan any read past the end fails */
+    static const char *const texts[] = {
+        "contact a@b.io or sk-abcdefghijklmnopqrstuvwxyz0123",
+        "{\"m\":\"a@b.io\",\"k\":\"Bearer abcdefghijklmnopqrstuvwxyz\"}",
+        "data: ends with a@b.io",
+    };
+    lg_err err = LG_ERR_INIT;
+    lg_redact *r = lg_redact_new();
+    cr_assert_eq(lg_redact_add_builtin(r, "email", &err), 0);
+    cr_assert_eq(lg_redact_add_builtin(r, "api_key", &err), 0);
+    cr_assert_eq(lg_redact_add_pattern(r, "tail", "io$", false, &err), 0);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t n = strlen(texts[i]), count = 0;
+        char *b = malloc(n);
+        lg_buf out = LG_BUF_INIT;
+        memcpy(b, texts[i], n);
+        cr_assert_eq(lg_redact_body(r, b, n, &out, &count, &err), 0, "%s", err.msg);
+        cr_expect_gt(count, 0);
+        cr_expect_null(strstr(lg_buf_cstr(&out), "a@b.io"));
+        lg_buf_reset(&out);
+        cr_assert_eq(lg_redact_sse_event(r, b, n, &out, &count, &err), 0);
+        free(b);
+        lg_buf_release(&out);
+    }
     lg_redact_free(r);
 }
 
@@ -368,8 +404,11 @@ Test(redact, prepare_equals_redact_then_fingerprint)
     lg_err err = LG_ERR_INIT;
     lg_redact *r = fixture_config();
     lg_match_config *cfg = lg_match_config_new();
+    lg_match_cache *caches[2] = {lg_match_cache_new(0), lg_match_cache_new(0)};
     cr_assert_eq(lg_match_config_ignore(cfg, "messages[*].id", &err), 0);
     cr_assert_eq(lg_match_config_ignore(cfg, "user", &err), 0);
+    /* three rounds: no cache, a cold cache, the same cache warm */
+    for (int round = 0; round < 3; round++)
     for (size_t i = 0; i <= sizeof files / sizeof files[0]; i++) {
         lg_buf in = LG_BUF_INIT, a = LG_BUF_INIT, b = LG_BUF_INIT;
         size_t na = 0, nb = 0;
@@ -381,19 +420,104 @@ Test(redact, prepare_equals_redact_then_fingerprint)
             const lg_redact *rr = with_rules ? r : NULL;
             lg_buf_reset(&a);
             lg_buf_reset(&b);
-            cr_assert_eq(lg_match_prepare(rr, cfg, &q, &a, &na, &ha, &err), 0, "%s", err.msg);
+            lg_match_cache *cache = round ? caches[with_rules] : NULL;
+            cr_assert_eq(lg_match_prepare(rr, cfg, cache, &q, &a, &na, &ha, &err), 0, "%s",
+                         err.msg);
             cr_assert_eq(lg_redact_body(rr, in.data, in.len, &b, &nb, &err), 0);
             lg_match_request qb = {"POST", "/v1/x", b.data, b.len};
             cr_assert_eq(lg_match_fingerprint(cfg, &qb, &hb, &err), 0);
             cr_expect_eq(a.len, b.len, "%zu", i);
             cr_expect(a.len == 0 || memcmp(a.data, b.data, a.len) == 0, "file %zu", i);
             cr_expect_eq(na, nb);
-            cr_expect(lg_hash_equal(ha, hb), "file %zu: prepare and redact+fingerprint differ", i);
+            cr_expect(lg_hash_equal(ha, hb), "round %d file %zu: prepare and redact+fingerprint "
+                      "differ", round, i);
         }
         lg_buf_release(&in);
         lg_buf_release(&a);
         lg_buf_release(&b);
     }
+    /* the warm round hit for every body redaction left alone, and only then:
+     * without rules all 10 bodies, with the rules all but the secret one */
+    uint64_t hits, misses;
+    lg_match_cache_stats(caches[0], &hits, &misses);
+    cr_expect_eq(hits, 10);
+    cr_expect_eq(misses, 10);
+    lg_match_cache_stats(caches[1], &hits, &misses);
+    cr_expect_eq(hits, 9);
+    cr_expect_eq(misses, 11);
+    lg_match_cache_free(caches[0]);
+    lg_match_cache_free(caches[1]);
+    lg_match_cache_free(NULL);
+    lg_match_config_free(cfg);
+    lg_redact_free(r);
+}
+
+struct hammer {
+    const lg_redact *r;
+    const lg_match_config *cfg;
+    lg_match_cache *cache;
+    const lg_buf *bodies;
+    const lg_hash128 *want;
+    int nbodies, bad;
+};
+
+static void *hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+    lg_buf out = LG_BUF_INIT;
+    lg_err err = LG_ERR_INIT;
+    for (int k = 0; k < 400; k++) {
+        int i = k % h->nbodies;
+        /* two paths so the same bytes make two keys */
+        lg_match_request q = {"POST", k & 1 ? "/v1/a" : "/v1/b", h->bodies[i].data,
+                              h->bodies[i].len};
+        lg_hash128 fp;
+        lg_buf_reset(&out);
+        if (lg_match_prepare(h->r, h->cfg, h->cache, &q, &out, NULL, &fp, &err) ||
+            !lg_hash_equal(fp, h->want[2 * i + (k & 1)]))
+            h->bad++;
+    }
+    lg_buf_release(&out);
+    return NULL;
+}
+
+Test(redact, cache_is_thread_safe_and_tiny_caches_still_answer_right)
+{
+    static const char *const files[] = {"openai_chat_request.json", "anthropic_messages_request.json",
+                                        "redact/request.json", "openai_responses_request.json"};
+    lg_buf bodies[4];
+    lg_hash128 want[8];
+    lg_err err = LG_ERR_INIT;
+    lg_redact *r = fixture_config();
+    lg_match_config *cfg = lg_match_config_new();
+    lg_match_cache *cache = lg_match_cache_new(2); /* collisions all the time */
+    for (int i = 0; i < 4; i++) {
+        lg_buf tmp = LG_BUF_INIT;
+        load(files[i], &bodies[i]);
+        for (int p = 0; p < 2; p++) {
+            lg_match_request q = {"POST", p ? "/v1/a" : "/v1/b", bodies[i].data, bodies[i].len};
+            lg_buf_reset(&tmp);
+            cr_assert_eq(lg_match_prepare(r, cfg, NULL, &q, &tmp, NULL, &want[2 * i + p], &err), 0);
+        }
+        lg_buf_release(&tmp);
+    }
+    cr_assert_not(lg_hash_equal(want[0], want[1]), "the path is part of the fingerprint");
+    pthread_t t[4];
+    struct hammer h[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = (struct hammer){r, cfg, cache, bodies, want, 4, 0};
+        cr_assert_eq(pthread_create(&t[i], NULL, hammer_run, &h[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(h[i].bad, 0, "thread %d got %d wrong fingerprints", i, h[i].bad);
+    }
+    uint64_t hits, misses;
+    lg_match_cache_stats(cache, &hits, &misses);
+    cr_expect_eq(hits + misses, 1600);
+    for (int i = 0; i < 4; i++)
+        lg_buf_release(&bodies[i]);
+    lg_match_cache_free(cache);
     lg_match_config_free(cfg);
     lg_redact_free(r);
 }

@@ -260,6 +260,8 @@ static lg_rundoc *load_str(const char *json, const char *name, lg_err *e, int *r
     return d;
 }
 
+static lg_rundoc *hostile_doc(void);
+
 /* ---- the document --------------------------------------------------------- */
 
 Test(rundoc, build_sorts_copies_and_computes_the_verdict)
@@ -303,6 +305,45 @@ Test(rundoc, json_roundtrip_is_exact)
     free(b);
     lg_rundoc_free(d);
     lg_rundoc_free(back);
+}
+
+/* The streamed JSON format is byte for byte jansson's pretty dump of the
+ * document tree, for runs with every kind of value (and a comparison). */
+Test(rundoc, streamed_json_equals_the_jansson_dump)
+{
+    /* reals jansson writes in every form: exponents, -0, subnormals, .0 */
+    static const double tricky[] = {1e-5, 1e21, 1e22, 5e-324, 1e300, 1.5e-7, 123.456, 100.0,
+                                    1e16, 1e17, -0.0, 0.1, 2.0 / 3.0, 1.0000000000000002};
+    lg_outcome o[14];
+    lg_rundoc_input in;
+    lg_rundoc *docs[4] = {synth_doc(50, 3, 21), hostile_doc(), small_doc(), NULL};
+    memset(&in, 0, sizeof in);
+    for (uint32_t i = 0; i < 14; i++) {
+        o[i] = oc(i, 0, LG_TERM_SUCCESS, 1, tricky[i], tricky[13 - i]);
+        if (o[i].wall_ms < 0)
+            o[i].wall_ms = 0;
+    }
+    in.run = run_info("tricky", "tricky");
+    in.outcomes = o;
+    in.n_outcomes = 14;
+    lg_rundoc *base = synth_doc(50, 3, 22);
+    lg_err e = LG_ERR_INIT;
+    cr_assert_eq(lg_rundoc_build(&in, &docs[3], &e), 0, "%s", e.msg);
+    cr_assert_eq(lg_rundoc_compare(docs[0], base, NULL, &e), 0, "%s", e.msg);
+    for (int i = 0; i < 4; i++) {
+        lg_buf want = LG_BUF_INIT;
+        json_t *j = lg_rundoc_to_json(docs[i], &e);
+        cr_assert(j, "%s", e.msg);
+        cr_assert_eq(lg_json_dump_pretty(j, &want, &e), 0);
+        cr_assert_eq(lg_buf_append_byte(&want, '\n'), 0);
+        char *got = render(docs[i], LG_REPORT_JSON, NULL);
+        cr_expect_str_eq(got, lg_buf_cstr(&want), "document %d", i);
+        free(got);
+        json_decref(j);
+        lg_buf_release(&want);
+        lg_rundoc_free(docs[i]);
+    }
+    lg_rundoc_free(base);
 }
 
 Test(rundoc, build_rejects_bad_input)
@@ -457,7 +498,8 @@ static void check_golden(const char *name, const char *got)
     char *want = read_golden(name);
     cr_assert(want, "missing golden tests/fixtures/report/%s (LG_UPDATE_GOLDEN=1 writes it)",
               name);
-    cr_expect_str_eq(got, want, "terminal report differs from tests/fixtures/report/%s", name);
+    cr_expect_str_eq(got, want, "output differs from tests/fixtures/report/%s (LG_UPDATE_GOLDEN=1 "
+                     "rewrites it after a deliberate change)", name);
     free(want);
 }
 
@@ -562,6 +604,43 @@ Test(render, markdown_caps_failing_trials)
     lg_rundoc_free(d);
 }
 
+Test(render, markdown_fits_a_github_comment)
+{
+    /* long details and timelines in every failing trial */
+    static char big[4000];
+    static lg_timeline_item items[20];
+    synth s;
+    lg_rundoc_input in;
+    lg_rundoc *d = NULL;
+    lg_err e = LG_ERR_INIT;
+
+    memset(big, 'x', sizeof big - 1);
+    for (int i = 0; i < 20; i++)
+        items[i] = (lg_timeline_item){"response", i * 10.0, big + 3800};
+    synth_run(&s, 300, 2, 8);
+    for (size_t i = 0; i < s.n; i++)
+        if (!s.o[i].converged)
+            s.o[i].detail = big;
+    for (size_t i = 0; i < s.ntl; i++) {
+        s.tl[i].items = items;
+        s.tl[i].n_items = 20;
+    }
+    memset(&in, 0, sizeof in);
+    in.run = run_info("big", "big");
+    in.outcomes = s.o;
+    in.n_outcomes = s.n;
+    in.timelines = s.tl;
+    in.n_timelines = s.ntl;
+    cr_assert_eq(lg_rundoc_build(&in, &d, &e), 0, "%s", e.msg);
+    char *m = render(d, LG_REPORT_MD, NULL);
+    cr_expect_lt(strlen(m), 65536u, "markdown is %zu bytes", strlen(m));
+    cr_expect(strstr(m, "more failing trials not shown"));
+    cr_expect(strstr(m, "</details>"));
+    free(m);
+    lg_rundoc_free(d);
+    synth_free(&s);
+}
+
 Test(render, html_holds_the_numbers_and_charts)
 {
     lg_rundoc *d = small_doc();
@@ -607,6 +686,30 @@ Test(render, html_of_100k_sessions_stays_small, .timeout = 120)
     cr_expect(strstr(lg_buf_cstr(&b), "more failing trials not shown"));
     cr_expect_leq(count(lg_buf_cstr(&b), "<tr class="), 1000u);
     lg_buf_release(&b);
+    lg_rundoc_free(d);
+}
+
+Test(render, all_formats_at_once_equal_one_by_one)
+{
+    lg_rundoc *d = synth_doc(100, 3, 17);
+    lg_buf outs[LG_REPORT_FORMAT_COUNT];
+    lg_err e = LG_ERR_INIT;
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++)
+        lg_buf_init(&outs[f]);
+    cr_assert_eq(lg_report_render_all(d, NULL, outs, &e), 0, "%s", e.msg);
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++) {
+        char *one = render(d, (lg_report_format)f, NULL);
+        cr_expect_str_eq(lg_buf_cstr(&outs[f]), one, "format %s", lg_report_format_names[f]);
+        free(one);
+        lg_buf_release(&outs[f]);
+    }
+    /* an error in one format is reported */
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++)
+        lg_buf_init_capped(&outs[f], f == LG_REPORT_JUNIT ? 64 : LG_BUF_DEFAULT_CAP);
+    cr_expect_eq(lg_report_render_all(d, NULL, outs, &e), LG_ETOOBIG);
+    cr_expect(strstr(e.msg, "junit report"), "%s", e.msg);
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++)
+        lg_buf_release(&outs[f]);
     lg_rundoc_free(d);
 }
 
@@ -853,4 +956,62 @@ Test(svg, nice_steps_and_escaping)
                      "<text x=\"1.00\" y=\"2.00\" text-anchor=\"middle\" class=\"lbl\">x &amp; "
                      "&lt;y&gt;</text>\n</svg>\n");
     lg_buf_release(&b);
+}
+
+/* ---- the documents the end-to-end tests read ------------------------------------ */
+
+/* tests/e2e/report_*.sh feed these to the real binary; they are goldens of
+ * the builder, so they can never drift from what loopgate writes. */
+static void json_golden(const char *name, const lg_rundoc *d)
+{
+    char *j = render(d, LG_REPORT_JSON, NULL);
+    check_golden(name, j);
+    free(j);
+}
+
+Test(fixtures, e2e_documents_match_the_builder)
+{
+    static const char *const exprs[] = {"convergence_rate >= 0.5", "cases.never_converged == 0",
+                                        "iterations.p95 <= 12"};
+    synth s;
+    lg_rundoc_input in;
+    lg_rundoc_gate gates[3];
+    lg_metrics *m = NULL;
+    lg_rundoc *d = NULL;
+    lg_err e = LG_ERR_INIT;
+
+    synth_run(&s, 12, 3, 2024);
+    s.o[4].cost_known = false; /* one model without a price: cost unknown, not zero */
+    memset(&in, 0, sizeof in);
+    in.generator = "loopgate fixture";
+    in.run = run_info("20260101-000000-fix1", "refund-policy");
+    in.run.suite_path = "suites/refund-policy.yaml";
+    in.run.trials = 3;
+    in.run.cases = 12;
+    in.outcomes = s.o;
+    in.n_outcomes = s.n;
+    in.timelines = s.tl;
+    in.n_timelines = s.ntl;
+    cr_assert_eq(lg_metrics_compute(s.o, s.n, NULL, &m, &e), 0, "%s", e.msg);
+    in.metrics = m;
+    in.gates = gates;
+    in.n_gates = eval_gates(exprs, 3, m, gates);
+    cr_assert_eq(lg_rundoc_build(&in, &d, &e), 0, "%s", e.msg);
+    json_golden("run.json", d);
+    lg_rundoc_free(d);
+    lg_metrics_free(m);
+    synth_free(&s);
+
+    d = hostile_doc();
+    json_golden("hostile.json", d);
+    lg_rundoc_free(d);
+    d = pass_fail_doc("base-20-of-20", 0, 0);
+    json_golden("base.json", d);
+    lg_rundoc_free(d);
+    d = pass_fail_doc("cand-12-of-20", 3, 11);
+    json_golden("cand_regressed.json", d);
+    lg_rundoc_free(d);
+    d = pass_fail_doc("cand-20-of-20", 0, 0);
+    json_golden("cand_same.json", d);
+    lg_rundoc_free(d);
 }

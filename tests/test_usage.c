@@ -20,7 +20,7 @@ static void load(const char *name, lg_buf *b)
 }
 
 struct feed {
-    lg_usage *u;
+    lg_usage_meter *u;
     int with_usage; /* events that carried usage */
 };
 
@@ -34,7 +34,7 @@ static int feed_event(const lg_sse_event *ev, void *ctx)
 
 /* Streams a fixture through the real SSE framer into the accumulator, in
  * 7-byte slices so events straddle feeds the way network reads do. */
-static int stream_fixture(const char *name, lg_usage *u)
+static int stream_fixture(const char *name, lg_usage_meter *u)
 {
     lg_buf b;
     lg_err err = LG_ERR_INIT;
@@ -51,7 +51,7 @@ static int stream_fixture(const char *name, lg_usage *u)
     return f.with_usage;
 }
 
-static void feed_fixture_request(lg_usage *u, const char *name)
+static void feed_fixture_request(lg_usage_meter *u, const char *name)
 {
     lg_buf b;
     load(name, &b);
@@ -59,7 +59,7 @@ static void feed_fixture_request(lg_usage *u, const char *name)
     lg_buf_release(&b);
 }
 
-static bool feed_fixture_body(lg_usage *u, const char *name)
+static bool feed_fixture_body(lg_usage_meter *u, const char *name)
 {
     lg_buf b;
     load(name, &b);
@@ -99,7 +99,7 @@ Test(usage, detect_api)
 
 Test(usage, openai_chat_body)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, lg_usage_detect_api("/v1/chat/completions"));
     feed_fixture_request(&u, "openai_chat_request.json");
     cr_expect_str_eq(u.request_model, "gpt-4o-mini");
@@ -119,7 +119,7 @@ Test(usage, openai_chat_body)
 
 Test(usage, openai_chat_stream_final_usage_chunk)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, LG_API_OPENAI_CHAT);
     /* chunks before the last carry "usage": null, the [DONE] marker none */
     cr_expect_eq(stream_fixture("openai_chat_stream.sse", &u), 1);
@@ -133,7 +133,7 @@ Test(usage, openai_chat_stream_final_usage_chunk)
 
 Test(usage, openai_chat_stream_without_include_usage)
 {
-    lg_usage u;
+    lg_usage_meter u;
     const char *chunk = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
                         "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}";
     lg_usage_init(&u, LG_API_OPENAI_CHAT);
@@ -146,7 +146,7 @@ Test(usage, openai_chat_stream_without_include_usage)
 
 Test(usage, openai_responses_body)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, lg_usage_detect_api("/v1/responses"));
     feed_fixture_request(&u, "openai_responses_request.json");
     cr_expect(u.stream);
@@ -162,7 +162,7 @@ Test(usage, openai_responses_body)
 
 Test(usage, openai_responses_stream_completed_event)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, LG_API_OPENAI_RESPONSES);
     cr_expect_eq(stream_fixture("openai_responses_stream.sse", &u), 1,
                  "only response.completed carries usage (created has usage: null)");
@@ -174,7 +174,7 @@ Test(usage, openai_responses_stream_completed_event)
 
 Test(usage, openai_embeddings_body)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, lg_usage_detect_api("/v1/embeddings"));
     feed_fixture_request(&u, "openai_embeddings_request.json");
     cr_assert(feed_fixture_body(&u, "openai_embeddings_response.json"));
@@ -186,7 +186,7 @@ Test(usage, openai_embeddings_body)
 
 Test(usage, anthropic_body_counts_cache_as_input)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, lg_usage_detect_api("/v1/messages"));
     feed_fixture_request(&u, "anthropic_messages_request.json");
     cr_expect_str_eq(u.request_model, "claude-sonnet-4-20250514");
@@ -201,7 +201,7 @@ Test(usage, anthropic_body_counts_cache_as_input)
 
 Test(usage, anthropic_stream_start_plus_delta)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, LG_API_ANTHROPIC_MESSAGES);
     cr_expect_eq(stream_fixture("anthropic_messages_stream.sse", &u), 2);
     cr_expect_eq(u.input_tokens, 472 + 2048);
@@ -220,7 +220,7 @@ Test(usage, anthropic_delta_with_input_counts)
     const char *delta = "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
                         "\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":100,"
                         "\"cache_creation_input_tokens\":5,\"output_tokens\":40}}";
-    lg_usage u;
+    lg_usage_meter u;
     lg_usage_init(&u, LG_API_ANTHROPIC_MESSAGES);
     cr_assert(lg_usage_feed_event(&u, "message_start", start, strlen(start)));
     cr_expect_eq(u.input_tokens, 10);
@@ -234,7 +234,7 @@ Test(usage, anthropic_delta_with_input_counts)
 
 Test(usage, generic_fallback_recognises_each_shape)
 {
-    lg_usage u;
+    lg_usage_meter u;
     lg_buf b;
 
     /* an Anthropic body behind an unknown path: the cache keys tell the shape */
@@ -275,7 +275,7 @@ Test(usage, ignores_bad_counts_and_truncates_long_models)
 {
     char body[600];
     char model[300];
-    lg_usage u;
+    lg_usage_meter u;
     memset(model, 'm', sizeof model - 1);
     model[sizeof model - 1] = 0;
     snprintf(body, sizeof body,

@@ -63,9 +63,13 @@ int lg_cli_getopt(int argc, char **argv, const char *shortopts,
     char spec[128];
     int c, prev_optind = optind ? optind : 1;
 
-    /* leading ':' to tell missing arguments from unknown options; '+' stops at
-     * the first non-option so `loopgate exec -- CMD -x` leaves -x alone */
-    snprintf(spec, sizeof spec, "+:%sh", shortopts);
+    /* leading ':' tells missing arguments from unknown options. Options may
+     * follow operands (GNU permutation) unless shortopts starts with '+'
+     * (`loopgate exec -- CMD -x` must leave -x alone). */
+    if (shortopts[0] == '+')
+        snprintf(spec, sizeof spec, "+:%sh", shortopts + 1);
+    else
+        snprintf(spec, sizeof spec, ":%sh", shortopts);
     opterr = 0;
     c = getopt_long(argc, argv, spec, longopts, NULL);
     if (c == 'h') {

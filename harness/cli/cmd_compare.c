@@ -16,6 +16,7 @@
 #include "rundb.h"
 
 #define DEFAULT_RESULTS ".loopgate/results.db"
+#define MAX_POS 3
 
 const char cmd_compare_usage[] =
     "usage: loopgate compare BASE CANDIDATE [--format FORMAT] [--alpha A] [--rule RULE]\n"
@@ -65,12 +66,28 @@ int cmd_compare(int argc, char **argv)
     lg_err err = LG_ERR_INIT;
     lg_rundoc *base = NULL, *cand = NULL;
     lg_buf out = LG_BUF_INIT;
+    const char *pos[MAX_POS];
+    size_t npos = 0;
     int c, rc = LG_EXIT_OK;
 
     co.alpha = 0.05;
     co.drop = 0.05;
     co.rule = LG_CASE_MAJORITY;
-    while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "compare", cmd_compare_usage)) != -1) {
+    /* options may come before or after the positional arguments */
+    for (;;) {
+        c = lg_cli_getopt(argc, argv, "f:o:", opts, "compare", cmd_compare_usage);
+        if (c == -1) {
+            bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
+            if (optind >= argc)
+                break;
+            do {
+                if (npos < MAX_POS)
+                    pos[npos] = argv[optind];
+                npos++;
+                optind++;
+            } while (dashdash && optind < argc);
+            continue;
+        }
         switch (c) {
         case 'f':
             if (!lg_cli_parse_format("compare", optarg, &format))
@@ -109,16 +126,16 @@ int cmd_compare(int argc, char **argv)
             return LG_EXIT_USAGE;
         }
     }
-    if (argc - optind < 2)
+    if (npos < 2)
         return lg_cli_usage_error("compare", "missing %s (loopgate compare BASE CANDIDATE)",
-                                  argc - optind == 0 ? "BASE and CANDIDATE" : "CANDIDATE");
-    if (argc - optind > 2)
-        return lg_cli_usage_error("compare", "unexpected argument '%s'", argv[optind + 2]);
-    if (lg_rundb_load_any(results, argv[optind], &base, &err)) {
+                                  npos == 0 ? "BASE and CANDIDATE" : "CANDIDATE");
+    if (npos > 2)
+        return lg_cli_usage_error("compare", "unexpected argument '%s'", pos[2]);
+    if (lg_rundb_load_any(results, pos[0], &base, &err)) {
         lg_err_prefix(&err, "baseline");
         goto out;
     }
-    if (lg_rundb_load_any(results, argv[optind + 1], &cand, &err)) {
+    if (lg_rundb_load_any(results, pos[1], &cand, &err)) {
         lg_err_prefix(&err, "candidate");
         goto out;
     }

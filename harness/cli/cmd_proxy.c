@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "core/suggest.h"
 #include "recorder/match.h"
 #include "recorder/proxy.h"
 #include "recorder/redact.h"
@@ -72,7 +73,11 @@ static int parse_choice(const char *cmd, const char *flag, const char *arg,
             return 0;
         }
     }
-    lg_cli_usage_error(cmd, "%s: unknown value '%s'", flag, arg);
+    const char *guess = lg_suggest(arg, names);
+    if (guess)
+        lg_cli_usage_error(cmd, "%s: unknown value '%s' (did you mean '%s'?)", flag, arg, guess);
+    else
+        lg_cli_usage_error(cmd, "%s: unknown value '%s'", flag, arg);
     return LG_CLI_BAD;
 }
 

@@ -14,6 +14,7 @@
 #include "rundb.h"
 
 #define DEFAULT_RESULTS ".loopgate/results.db"
+#define MAX_POS 3
 
 const char cmd_report_usage[] =
     "usage: loopgate report [RUN_ID|latest|FILE.json] [--format FORMAT] [-o FILE]\n"
@@ -59,9 +60,25 @@ int cmd_report(int argc, char **argv)
     lg_err err = LG_ERR_INIT;
     lg_rundoc *doc = NULL;
     lg_buf out = LG_BUF_INIT;
+    const char *pos[MAX_POS];
+    size_t npos = 0;
     int c, rc = LG_EXIT_OK;
 
-    while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "report", cmd_report_usage)) != -1) {
+    /* options may come before or after the positional arguments */
+    for (;;) {
+        c = lg_cli_getopt(argc, argv, "f:o:", opts, "report", cmd_report_usage);
+        if (c == -1) {
+            bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
+            if (optind >= argc)
+                break;
+            do {
+                if (npos < MAX_POS)
+                    pos[npos] = argv[optind];
+                npos++;
+                optind++;
+            } while (dashdash && optind < argc);
+            continue;
+        }
         switch (c) {
         case 'f':
             if (!lg_cli_parse_format("report", optarg, &format))
@@ -82,11 +99,11 @@ int cmd_report(int argc, char **argv)
             return LG_EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        what = argv[optind++];
-    if (optind < argc)
+    if (npos > 1)
         return lg_cli_usage_error("report", "unexpected argument '%s' (one run at a time)",
-                                  argv[optind]);
+                                  pos[1]);
+    if (npos == 1)
+        what = pos[0];
     if (lg_rundb_load_any(results, what, &doc, &err))
         return lg_cli_report(&err);
     ro.color = format == LG_REPORT_TERM && (!output || !strcmp(output, "-")) &&

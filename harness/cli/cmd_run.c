@@ -167,7 +167,7 @@ int cmd_run(int argc, char **argv)
     unsigned long long v;
     bool have_cases = false, have_trials = false, have_seed = false, have_timeout = false;
     bool no_progress = false;
-    double alpha = 0.05, d;
+    double alpha = 0.05;
     char default_trace[512];
     json_t *flags = json_object();
     int c, rc = 0, exit_code = 0;

@@ -15,9 +15,18 @@
 
 const lg_cli_cmd lg_cli_commands[] = {
     {"version", cmd_version, "print the version", cmd_version_usage},
+    {"run", cmd_run, "run a suite: every trial through the proxy, judged, gated", cmd_run_usage},
+    {"runs", cmd_runs, "list the runs of a results database", cmd_runs_usage},
+    {"merge", cmd_merge, "merge the results or trace files of shards", cmd_merge_usage},
     {"cases", cmd_cases, "print the synthetic cases of a suite as JSONL", cmd_cases_usage},
     {"sim-server", cmd_sim_server, "serve a deterministic simulated model (OpenAI and Anthropic APIs)", cmd_sim_server_usage},
     {"proxy", cmd_proxy, "record or replay the model calls of any program (standalone proxy)", cmd_proxy_usage},
+    {"report", cmd_report, "render a run: term, json, junit, md or html", cmd_report_usage},
+    {"compare", cmd_compare, "compare a candidate run with a baseline (exact McNemar)", cmd_compare_usage},
+    {"show", cmd_show, "list the sessions of a trace file, or one session's events", cmd_show_usage},
+    {"export", cmd_export, "write a trace file as JSON Lines (bodies inline; git textconv)", cmd_export_usage},
+    {"import", cmd_import, "build a trace file from an export", cmd_import_usage},
+    {"compact", cmd_compact, "shrink a trace file: retrain, recompress, vacuum", cmd_compact_usage},
     {NULL, NULL, NULL, NULL},
 };
 

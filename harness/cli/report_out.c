@@ -17,8 +17,12 @@
 int lg_cli_write_output(const char *path, const char *data, size_t len, lg_err *err)
 {
     if (!path || strcmp(path, "-") == 0) {
-        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+            /* the reader went away (`loopgate report | head`): not our failure */
+            if (errno == EPIPE)
+                return 0;
             return LG_ERR(err, LG_EIO, "cannot write the report to stdout: %s", strerror(errno));
+        }
         return 0;
     }
     return lg_fs_write_file_atomic(path, data, len, err);

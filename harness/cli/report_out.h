@@ -12,7 +12,8 @@
 #include "reports/report.h"
 
 /* Writes `len` bytes to PATH (atomically: a temporary file, then rename),
- * or to stdout when PATH is NULL or "-". Errors name the path (LG_EIO). */
+ * or to stdout when PATH is NULL or "-". Errors name the path (LG_EIO); a
+ * closed pipe on stdout (the reader stopped reading) is not an error. */
 int lg_cli_write_output(const char *path, const char *data, size_t len, lg_err *err);
 
 /* Appends Markdown (and a blank line) to the file named by
