@@ -39,6 +39,10 @@ extern const lg_cli_cmd lg_cli_commands[];
  * mean '--count'?)" plus a pointer to --help, and returns LG_CLI_BAD.
  * Returns -1 at the end of options. main() sets optind = 0 before running a
  * subcommand, so each subcommand parses its argv afresh (argv[0] is its name).
+ * Without a leading '+' in `shortopts` options and operands may mix (GNU
+ * permutation: collect operands from argv[optind..] after -1). With '+',
+ * parsing stops at each operand: the caller takes argv[optind++] and calls
+ * again, which also allows `exec -- CMD -x`.
  */
 int lg_cli_getopt(int argc, char **argv, const char *shortopts,
                   const struct option *longopts, const char *cmd, const char *usage);

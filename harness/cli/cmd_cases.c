@@ -74,7 +74,7 @@ int cmd_cases(int argc, char **argv)
     /* the getopt spec stops at the first non-option ('+'), so pick up the
      * suite path there and carry on: options may come before or after it */
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "", opts, "cases", cmd_cases_usage);
+        c = lg_cli_getopt(argc, argv, "+", opts, "cases", cmd_cases_usage);
         if (c == -1) {
             if (optind >= argc)
                 break;

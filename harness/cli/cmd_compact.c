@@ -34,7 +34,7 @@ int cmd_compact(int argc, char **argv)
     int c;
 
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "", opts, "compact", cmd_compact_usage);
+        c = lg_cli_getopt(argc, argv, "+", opts, "compact", cmd_compact_usage);
         if (c == -1) {
             if (optind >= argc)
                 break;

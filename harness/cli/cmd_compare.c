@@ -75,7 +75,7 @@ int cmd_compare(int argc, char **argv)
     co.rule = LG_CASE_MAJORITY;
     /* options may come before or after the positional arguments */
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "f:o:", opts, "compare", cmd_compare_usage);
+        c = lg_cli_getopt(argc, argv, "+f:o:", opts, "compare", cmd_compare_usage);
         if (c == -1) {
             bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
             if (optind >= argc)

@@ -63,7 +63,7 @@ int cmd_export(int argc, char **argv)
     int c, rc;
 
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "o:", opts, "export", cmd_export_usage);
+        c = lg_cli_getopt(argc, argv, "+o:", opts, "export", cmd_export_usage);
         if (c == -1) {
             if (optind >= argc)
                 break;

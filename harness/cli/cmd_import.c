@@ -53,7 +53,7 @@ int cmd_import(int argc, char **argv)
     size_t sessions = 0;
 
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "", opts, "import", cmd_import_usage);
+        c = lg_cli_getopt(argc, argv, "+", opts, "import", cmd_import_usage);
         if (c == -1) {
             if (optind >= argc)
                 break;

@@ -66,7 +66,7 @@ int cmd_report(int argc, char **argv)
 
     /* options may come before or after the positional arguments */
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "f:o:", opts, "report", cmd_report_usage);
+        c = lg_cli_getopt(argc, argv, "+f:o:", opts, "report", cmd_report_usage);
         if (c == -1) {
             bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
             if (optind >= argc)

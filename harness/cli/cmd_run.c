@@ -17,6 +17,9 @@
 #include "core/json.h"
 #include "harness/gate.h"
 #include "harness/runner.h"
+#include "harness/sim.h"
+#include "harness/sim_model.h"
+#include "harness/sim_server.h"
 #include "harness/suite.h"
 #include "reports/report.h"
 #include "rundb.h"
@@ -50,7 +53,9 @@ const char cmd_run_usage[] =
     "      --fail-on-unused      replay: recorded calls that no request used fail the run\n"
     "      --max-cost-usd X      stop starting trials before the cost would pass X\n"
     "      --upstream URL        the real model API (default $LOOPGATE_UPSTREAM, else\n"
-    "                            https://api.openai.com; https://api.anthropic.com for Claude)\n"
+    "                            https://api.openai.com; https://api.anthropic.com for Claude);\n"
+    "                            'sim': loopgate's simulated model, in process, behaving\n"
+    "                            as the suite's `sim:` block says (offline, no key)\n"
     "      --keep-workdirs       keep the work directories of converged trials too\n"
     "      --no-progress         no progress line on stderr\n"
     "\n"
@@ -172,6 +177,9 @@ int cmd_run(int argc, char **argv)
     json_t *flags = json_object();
     int c, rc = 0, exit_code = 0;
     struct sigaction sa, old_int, old_term;
+    lg_sim_model *sim_model = NULL;
+    lg_sim_server *sim_srv = NULL;
+    char sim_url[64];
 
     memset(&o, 0, sizeof o);
     o.mode = LG_RUN_RECORD;
@@ -354,6 +362,18 @@ int cmd_run(int argc, char **argv)
         exit_code = lg_cli_usage_error("run", "--on-divergence applies to --replay only");
         goto out;
     }
+    if (strcmp(o.upstream, "sim") == 0) {
+        /* the simulated model in this process: started even for a replay,
+         * whose request count then shows that nothing went upstream */
+        lg_sim_config scfg;
+        if ((rc = lg_sim_model_from_suite(suite, &sim_model, &err)))
+            goto fail;
+        lg_sim_model_config(sim_model, &scfg);
+        if ((rc = lg_sim_server_start(&scfg, 0, &sim_srv, &err)))
+            goto fail;
+        snprintf(sim_url, sizeof sim_url, "http://127.0.0.1:%u", lg_sim_server_port(sim_srv));
+        o.upstream = sim_url;
+    }
 
     /* gates parse before anything runs: a typo costs nothing */
     {
@@ -453,6 +473,11 @@ int cmd_run(int argc, char **argv)
     }
     printf("run %s: %zu trials, results in %s%s%s\n", res->info->id, res->outcomes->n,
            o.results_path, o.trace_path ? ", trace " : "", o.trace_path ? o.trace_path : "");
+    if (sim_srv) {
+        uint64_t n = lg_sim_server_requests(sim_srv);
+        printf("simulated model: %llu call%s served%s\n", (unsigned long long)n, n == 1 ? "" : "s",
+               o.mode == LG_RUN_REPLAY && n == 0 ? " (every call was replayed from the trace)" : "");
+    }
     if (report_dir) {
         if ((rc = write_reports(doc, report_dir, &err)))
             goto fail;
@@ -513,6 +538,8 @@ out:
     lg_rundoc_free(doc);
     lg_rundoc_free(base);
     lg_run_result_free(res);
+    lg_sim_server_stop(sim_srv);
+    lg_sim_model_free(sim_model);
     lg_suite_free(suite);
     json_decref(flags);
     return exit_code;

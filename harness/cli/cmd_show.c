@@ -231,7 +231,7 @@ static void print_body(const char *what, lg_bytes b)
     json_decref(v);
 }
 
-static int show_call(lg_session_reader *r, unsigned long long n, lg_err *err)
+static int show_call(const char *file, lg_session_reader *r, unsigned long long n, lg_err *err)
 {
     const lg_event *ev;
     const lg_model_event *m;
@@ -239,8 +239,8 @@ static int show_call(lg_session_reader *r, unsigned long long n, lg_err *err)
     int rc;
 
     if (n >= lg_session_reader_calls(r))
-        return LG_ERR(err, LG_EINPUT, "session '%s' has %zu model calls (0 to %zu); no call %llu",
-                      lg_session_reader_info(r)->key, lg_session_reader_calls(r),
+        return LG_ERR(err, LG_EINPUT, "%s: session '%s' has %zu model calls (0 to %zu); no call %llu",
+                      file, lg_session_reader_info(r)->key, lg_session_reader_calls(r),
                       lg_session_reader_calls(r) ? lg_session_reader_calls(r) - 1 : 0, n);
     if ((rc = lg_session_reader_call(r, (size_t)n, &ev, err)))
         return rc;
@@ -403,7 +403,7 @@ int cmd_show(int argc, char **argv)
     int c, rc;
 
     for (;;) {
-        c = lg_cli_getopt(argc, argv, "", opts, "show", cmd_show_usage);
+        c = lg_cli_getopt(argc, argv, "+", opts, "show", cmd_show_usage);
         if (c == -1) {
             if (optind >= argc)
                 break;
@@ -452,7 +452,7 @@ int cmd_show(int argc, char **argv)
     if ((rc = find_session(st, session, &id, &err)) ||
         (rc = lg_store_session_read(st, id, &r, &err)))
         goto out;
-    rc = have_call ? show_call(r, call, &err) : diff ? show_diff(r, &err) : timeline(r, &err);
+    rc = have_call ? show_call(file, r, call, &err) : diff ? show_diff(r, &err) : timeline(r, &err);
 out:
     lg_session_reader_free(r);
     lg_store_close(st);

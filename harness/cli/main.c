@@ -20,6 +20,7 @@ const lg_cli_cmd lg_cli_commands[] = {
     {"merge", cmd_merge, "merge the results or trace files of shards", cmd_merge_usage},
     {"cases", cmd_cases, "print the synthetic cases of a suite as JSONL", cmd_cases_usage},
     {"sim-server", cmd_sim_server, "serve a deterministic simulated model (OpenAI and Anthropic APIs)", cmd_sim_server_usage},
+    {"exec", cmd_exec, "run a tool command so the session records it (replay: without running it)", cmd_exec_usage},
     {"proxy", cmd_proxy, "record or replay the model calls of any program (standalone proxy)", cmd_proxy_usage},
     {"report", cmd_report, "render a run: term, json, junit, md or html", cmd_report_usage},
     {"compare", cmd_compare, "compare a candidate run with a baseline (exact McNemar)", cmd_compare_usage},
