@@ -708,14 +708,20 @@ int main(int argc, char **argv)
         }
         dir = tmpl;
     }
-    memset(&k8, 0, sizeof k8);
-    k8.calls = 1;
-    if (!getenv("BENCH_STORE_ONLY_K32"))
-        run_k(dir, seed, n, 8, threads, compact, keep, &k8);
+    double load = -1;
+    {
+        FILE *f = fopen("/proc/loadavg", "r");
+        if (f) {
+            if (fscanf(f, "%lf", &load) != 1)
+                load = -1;
+            fclose(f);
+        }
+    }
+    run_k(dir, seed, n, 8, threads, compact, keep, &k8);
     run_k(dir, seed, n, 32, threads, compact, keep, &k32);
-    printf("{\"bench\": \"store\", \"seed\": %llu, \"sessions\": %zu, \"writer_threads\": %zu, "
-           "\"quick\": %s, ",
-           (unsigned long long)seed, n, threads, quick ? "true" : "false");
+    printf("{\"bench\": \"store\", \"seed\": %llu, \"sessions\": %zu, \"threads\": %zu, "
+           "\"quick\": %s, \"loadavg_1m_at_start\": %.2f, ",
+           (unsigned long long)seed, n, threads, quick ? "true" : "false", load);
     print_result("k8", &k8, compact);
     printf(", ");
     print_result("k32", &k32, compact);

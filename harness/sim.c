@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/pcg.h"
+#include "harness/sim_model.h"
 
 #define DEFAULT_MODEL "sim-1"
 #define QUOTE_MAX 80
@@ -157,6 +158,24 @@ typedef struct ctx {
     const json_t *tool_schema; /* borrowed from req */
     const char *tool_name;
     bool tools_off;
+    /* what the behaviour model reads (harness/sim_model.h) */
+    const char **tools;           /* declared tool names, borrowed from req */
+    const json_t **schemas;
+    size_t ntools;
+    lg_sim_call *calls;           /* tool calls in the conversation */
+    size_t ncalls;
+    char **owned;                 /* argument texts dumped for `calls` */
+    size_t nowned;
+    unsigned turn, attempts;
+    const char *hint;
+    int64_t hint_case, hint_trial;
+    bool oom;
+    /* the turn to answer */
+    int64_t case_index, trial;    /* the caller's */
+    lg_sim_turn turn_out;
+    bool tool;                    /* a tool call (name, args) rather than text */
+    const char *call_name;        /* borrowed from req or turn_out */
+    char *args, *text;            /* owned */
 } ctx;
 
 static int add_header(ctx *c, const char *name, const char *value)
@@ -305,6 +324,77 @@ static void set_last_tool(ctx *c, const json_t *content)
     c->last_tool = take_text(&b);
 }
 
+static void add_tool(ctx *c, const char *name, const json_t *schema)
+{
+    if (!name)
+        return;
+    const char **nt = realloc(c->tools, (c->ntools + 1) * sizeof *nt);
+    const json_t **ns = nt ? realloc(c->schemas, (c->ntools + 1) * sizeof *ns) : NULL;
+    if (nt)
+        c->tools = nt;
+    if (ns)
+        c->schemas = ns;
+    if (!nt || !ns) {
+        c->oom = true;
+        return;
+    }
+    c->tools[c->ntools] = name;
+    c->schemas[c->ntools++] = schema;
+}
+
+/* Records a tool call of the conversation; `args` is a JSON text or, when
+ * `obj` is given, that value dumped. */
+static void add_call(ctx *c, const char *name, const char *args, const json_t *obj)
+{
+    lg_sim_call *nc = realloc(c->calls, (c->ncalls + 1) * sizeof *nc);
+    if (!nc) {
+        c->oom = true;
+        return;
+    }
+    c->calls = nc;
+    if (obj) {
+        char **no = realloc(c->owned, (c->nowned + 1) * sizeof *no);
+        char *t = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        if (no)
+            c->owned = no;
+        if (!no || !t) {
+            free(t);
+            c->oom = true;
+            return;
+        }
+        c->owned[c->nowned++] = t;
+        args = t;
+    }
+    c->calls[c->ncalls].name = name ? name : "";
+    c->calls[c->ncalls++].args = args ? args : "{}";
+}
+
+/* The case hint: `user`, or metadata.user_id, or metadata.loopgate_case/_trial. */
+static void read_hint(ctx *c)
+{
+    const json_t *md = json_object_get(c->req, "metadata");
+    c->hint = lg_json_str(c->req, "user", NULL);
+    if (!c->hint)
+        c->hint = lg_json_str(md, "user_id", NULL);
+    c->hint_case = c->hint_trial = -1;
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(md, k ? "loopgate_trial" : "loopgate_case");
+        long long x = -1;
+        if (json_is_integer(v))
+            x = json_integer_value(v);
+        else if (json_is_string(v)) {
+            char *end;
+            x = strtoll(json_string_value(v), &end, 10);
+            if (*end || end == json_string_value(v))
+                x = -1;
+        }
+        if (k)
+            c->hint_trial = x < 0 ? -1 : x;
+        else
+            c->hint_case = x < 0 ? -1 : x;
+    }
+}
+
 /* Reads the conversation of a chat completions request. */
 static void read_chat(ctx *c)
 {
@@ -319,7 +409,22 @@ static void read_chat(ctx *c)
         } else if (strcmp(role, "tool") == 0) {
             c->tool_results++;
             set_last_tool(c, json_object_get(m, "content"));
+        } else if (strcmp(role, "assistant") == 0) {
+            const json_t *tcs = json_object_get(m, "tool_calls"), *tc;
+            size_t k;
+            c->turn++;
+            if (json_array_size(tcs) == 0)
+                c->attempts++;
+            json_array_foreach(tcs, k, tc) {
+                const json_t *f = json_object_get(tc, "function");
+                add_call(c, lg_json_str(f, "name", NULL), lg_json_str(f, "arguments", NULL), NULL);
+            }
         }
+    }
+    const json_t *tools = json_object_get(c->req, "tools"), *t;
+    json_array_foreach(tools, i, t) {
+        const json_t *f = json_object_get(t, "function");
+        add_tool(c, lg_json_str(f, "name", NULL), json_object_get(f, "parameters"));
     }
     const json_t *tool = json_array_get(json_object_get(c->req, "tools"), 0);
     const json_t *fn = json_object_get(tool, "function");
@@ -336,6 +441,21 @@ static void read_messages(ctx *c)
     json_array_foreach(msgs, i, m) {
         const char *role = lg_json_str(m, "role", "");
         const json_t *content = json_object_get(m, "content");
+        if (strcmp(role, "assistant") == 0) {
+            bool used_tool = false;
+            c->turn++;
+            json_array_foreach(content, k, blk) {
+                if (strcmp(lg_json_str(blk, "type", ""), "tool_use") == 0) {
+                    used_tool = true;
+                    add_call(c, lg_json_str(blk, "name", NULL), NULL,
+                             json_object_get(blk, "input") ? json_object_get(blk, "input")
+                                                            : json_object());
+                }
+            }
+            if (!used_tool)
+                c->attempts++;
+            continue;
+        }
         if (strcmp(role, "user") != 0)
             continue;
         if (json_is_array(content)) {
@@ -361,6 +481,9 @@ static void read_messages(ctx *c)
         }
     }
     const json_t *tools = json_object_get(c->req, "tools"), *t;
+    json_array_foreach(tools, i, t)
+        if (lg_json_str(t, "name", NULL) && json_object_get(t, "input_schema"))
+            add_tool(c, lg_json_str(t, "name", NULL), json_object_get(t, "input_schema"));
     json_array_foreach(tools, i, t) {
         if (lg_json_str(t, "name", NULL) && json_object_get(t, "input_schema")) {
             c->tool_name = lg_json_str(t, "name", NULL);
@@ -384,6 +507,14 @@ static void read_responses(ctx *c)
             if (strcmp(type, "function_call_output") == 0) {
                 c->tool_results++;
                 set_last_tool(c, json_object_get(it, "output"));
+            } else if (strcmp(type, "function_call") == 0) {
+                c->turn++;
+                add_call(c, lg_json_str(it, "name", NULL), lg_json_str(it, "arguments", NULL),
+                         NULL);
+            } else if (strcmp(type, "message") == 0 &&
+                       strcmp(lg_json_str(it, "role", ""), "assistant") == 0) {
+                c->turn++;
+                c->attempts++;
             } else if (!c->first_user && strcmp(type, "message") == 0 &&
                        strcmp(lg_json_str(it, "role", ""), "user") == 0) {
                 lg_buf b = LG_BUF_INIT;
@@ -393,6 +524,9 @@ static void read_responses(ctx *c)
         }
     }
     const json_t *tools = json_object_get(c->req, "tools"), *t;
+    json_array_foreach(tools, i, t)
+        if (strcmp(lg_json_str(t, "type", ""), "function") == 0)
+            add_tool(c, lg_json_str(t, "name", NULL), json_object_get(t, "parameters"));
     json_array_foreach(tools, i, t) {
         if (strcmp(lg_json_str(t, "type", ""), "function") == 0 && lg_json_str(t, "name", NULL)) {
             c->tool_name = lg_json_str(t, "name", NULL);
@@ -506,6 +640,55 @@ static char *json_text(const json_t *j)
     return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
+/* Decides the turn: the behaviour model's when there is one and it knows
+ * the case, else the script's. Fills c->tool, c->call_name, c->args or
+ * c->text. LG_ENOMEM, or LG_EINPUT with `err` set (a case without the
+ * answer field). */
+static int make_turn(ctx *c, lg_err *err)
+{
+    if (c->oom)
+        return LG_ENOMEM;
+    if (c->cfg->model) {
+        lg_sim_convo cv = {
+            c->first_user ? c->first_user : "", c->hint, c->hint_case, c->hint_trial, c->turn,
+            c->attempts, c->tools, c->schemas, c->ntools, c->tools_off, c->calls, c->ncalls,
+            c->hash,
+        };
+        int rc = lg_sim_model_turn(c->cfg->model, c->case_index, c->trial, &cv, &c->turn_out,
+                                   err);
+        if (rc)
+            return rc;
+        c->p->turn_kind = c->turn_out.kind;
+        c->p->case_index = c->turn_out.case_index;
+        c->p->trial = c->turn_out.trial;
+        if (c->turn_out.kind != LG_SIM_TURN_SCRIPT) {
+            c->tool = c->turn_out.tool_name != NULL;
+            c->call_name = c->turn_out.tool_name;
+            if (c->tool)
+                c->args = strdup(c->turn_out.args);
+            else
+                c->text = strdup(c->turn_out.text);
+            return (c->tool ? c->args : c->text) ? 0 : LG_ENOMEM;
+        }
+    }
+    c->tool = wants_tool(c);
+    if (c->tool) {
+        json_t *a = tool_args(c);
+        c->args = a ? json_text(a) : NULL;
+        json_decref(a);
+        c->call_name = c->tool_name;
+        return c->args ? 0 : LG_ENOMEM;
+    }
+    c->text = answer_text(c);
+    return c->text ? 0 : LG_ENOMEM;
+}
+
+/* Output tokens reported: the model's draw, else counted from the text. */
+static int64_t out_tokens(const ctx *c, int64_t counted)
+{
+    return c->turn_out.out_tokens >= 0 ? c->turn_out.out_tokens : counted;
+}
+
 /* ------------------------------------------------ chat completions */
 
 static json_t *chat_chunk(const ctx *c, json_t *delta, const char *finish, bool usage_null)
@@ -524,35 +707,33 @@ static json_t *chat_chunk(const ctx *c, json_t *delta, const char *finish, bool 
     return ch;
 }
 
-static int plan_chat(ctx *c)
+/* A bad chat request as a 400 plan (returns 1), else reads it (returns 0). */
+static int check_chat(ctx *c)
 {
-    lg_sim_plan *p = c->p;
     if (!json_is_array(json_object_get(c->req, "messages")) ||
         json_array_size(json_object_get(c->req, "messages")) == 0)
         return error_plan(c, 400, "invalid_request_error", "missing_messages",
-                          "'messages' must be a non-empty array");
+                          "'messages' must be a non-empty array") ? LG_ENOMEM : 1;
     read_chat(c);
+    return 0;
+}
+
+static int plan_chat(ctx *c)
+{
+    lg_sim_plan *p = c->p;
     bool stream = json_is_true(json_object_get(c->req, "stream"));
     bool inc_usage = stream && json_is_true(json_object_get(
                                    json_object_get(c->req, "stream_options"), "include_usage"));
-    bool tool = wants_tool(c);
+    bool tool = c->tool;
     char id[48], call_id[40];
     snprintf(id, sizeof id, "chatcmpl-sim%s", c->hex);
     snprintf(call_id, sizeof call_id, "call_%016llx",
              (unsigned long long)lg_pcg32_mix(c->hash, c->tool_results));
-    char *text = NULL, *args = NULL;
-    if (tool) {
-        json_t *a = tool_args(c);
-        args = a ? json_text(a) : NULL;
-        json_decref(a);
-        if (!args)
-            return LG_ENOMEM;
-        p->out_tokens = 5 + tokens_of(strlen(args));
-    } else {
-        if (!(text = answer_text(c)))
-            return LG_ENOMEM;
-        p->out_tokens = tokens_of(strlen(text));
-    }
+    const char *text = c->text, *args = c->args;
+    if (tool)
+        p->out_tokens = out_tokens(c, 5 + tokens_of(strlen(args)));
+    else
+        p->out_tokens = out_tokens(c, tokens_of(strlen(text)));
     p->in_tokens = tokens_of(c->canon_len);
     p->tool_call = tool;
     p->status = 200;
@@ -568,7 +749,7 @@ static int plan_chat(ctx *c)
         json_t *msg = tool ? json_pack("{s:s,s:n,s:n,s:[{s:s,s:s,s:{s:s,s:s}}]}", "role",
                                        "assistant", "content", "refusal", "tool_calls", "id",
                                        call_id, "type", "function", "function", "name",
-                                       c->tool_name, "arguments", args)
+                                       c->call_name, "arguments", args)
                            : json_pack("{s:s,s:s,s:n}", "role", "assistant", "content", text,
                                        "refusal");
         rc = common_headers(c, "application/json");
@@ -588,7 +769,7 @@ static int plan_chat(ctx *c)
                                                                 "role", "assistant", "content",
                                                                 "tool_calls", "index", 0, "id",
                                                                 call_id, "type", "function",
-                                                                "function", "name", c->tool_name,
+                                                                "function", "name", c->call_name,
                                                                 "arguments", ""),
                                                       NULL, inc_usage));
             size_t n = strlen(args);
@@ -630,44 +811,51 @@ static int plan_chat(ctx *c)
         rc = rc ? rc : sse_raw(c, "data: [DONE]\n\n");
     }
     json_decref(usage);
-    free(text);
-    free(args);
     return rc;
 }
 
 /* ------------------------------------------------ anthropic messages */
 
-static int plan_messages(ctx *c)
+static int check_messages(ctx *c)
 {
-    lg_sim_plan *p = c->p;
     if (!json_is_array(json_object_get(c->req, "messages")) ||
         json_array_size(json_object_get(c->req, "messages")) == 0)
         return error_plan(c, 400, "invalid_request_error", NULL,
-                          "messages: field required (a non-empty array)");
+                          "messages: field required (a non-empty array)") ? LG_ENOMEM : 1;
     read_messages(c);
+    return 0;
+}
+
+static int plan_messages(ctx *c)
+{
+    lg_sim_plan *p = c->p;
     bool stream = json_is_true(json_object_get(c->req, "stream"));
-    bool tool = wants_tool(c);
+    bool tool = c->tool;
     char id[48], tool_id[48];
     snprintf(id, sizeof id, "msg_sim%s", c->hex);
     snprintf(tool_id, sizeof tool_id, "toolu_%016llx",
              (unsigned long long)lg_pcg32_mix(c->hash, c->tool_results));
-    char *text = NULL, *args = NULL;
+    char *text = NULL;
+    const char *args = c->args;
     json_t *input = NULL;
     if (tool) {
-        input = tool_args(c);
-        args = input ? json_text(input) : NULL;
-        lg_buf b = LG_BUF_INIT;
-        if (!args || lg_buf_appendf(&b, "I will call %s.", c->tool_name)) {
+        input = json_loads(args, JSON_DECODE_ANY, NULL);
+        if (!json_is_object(input)) {
             json_decref(input);
-            free(args);
+            input = json_object(); /* a model's broken arguments: sent as {} */
+        }
+        lg_buf b = LG_BUF_INIT;
+        if (!input || lg_buf_appendf(&b, "I will call %s.", c->call_name)) {
+            json_decref(input);
+            lg_buf_release(&b);
             return LG_ENOMEM;
         }
         text = lg_buf_take(&b, NULL);
-        p->out_tokens = tokens_of(strlen(text)) + 5 + tokens_of(strlen(args));
+        p->out_tokens = out_tokens(c, tokens_of(strlen(text)) + 5 + tokens_of(strlen(args)));
     } else {
-        if (!(text = answer_text(c)))
+        if (!(text = strdup(c->text)))
             return LG_ENOMEM;
-        p->out_tokens = tokens_of(strlen(text));
+        p->out_tokens = out_tokens(c, tokens_of(strlen(text)));
     }
     p->in_tokens = tokens_of(c->canon_len);
     p->tool_call = tool;
@@ -678,7 +866,7 @@ static int plan_messages(ctx *c)
         json_t *content = json_pack("[{s:s,s:s}]", "type", "text", "text", text);
         if (tool && content)
             json_array_append_new(content, json_pack("{s:s,s:s,s:s,s:O}", "type", "tool_use",
-                                                     "id", tool_id, "name", c->tool_name,
+                                                     "id", tool_id, "name", c->call_name,
                                                      "input", input));
         rc = common_headers(c, "application/json");
         rc = rc ? rc : put_json(c, json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:n,s:{s:I,s:I,s:i,s:i}}",
@@ -720,7 +908,7 @@ static int plan_messages(ctx *c)
                                json_pack("{s:s,s:i,s:{s:s,s:s,s:s,s:{}}}", "type",
                                          "content_block_start", "index", 1, "content_block",
                                          "type", "tool_use", "id", tool_id, "name",
-                                         c->tool_name, "input"));
+                                         c->call_name, "input"));
             size_t an = strlen(args);
             for (size_t at = 0; at < an && !rc;) {
                 size_t e = at + (an + 2) / 3;
@@ -743,25 +931,29 @@ static int plan_messages(ctx *c)
     }
     json_decref(input);
     free(text);
-    free(args);
     return rc;
 }
 
 /* ------------------------------------------------ responses */
 
-static int plan_responses(ctx *c)
+static int check_responses(ctx *c)
 {
-    lg_sim_plan *p = c->p;
     const json_t *input = json_object_get(c->req, "input");
     if (!json_is_string(input) && !json_is_array(input))
         return error_plan(c, 400, "invalid_request_error", "missing_input",
-                          "'input' must be a string or an array of items");
+                          "'input' must be a string or an array of items") ? LG_ENOMEM : 1;
     if (json_is_true(json_object_get(c->req, "stream")))
         return error_plan(c, 400, "invalid_request_error", "unsupported_value",
                           "the loopgate sim serves /v1/responses without streaming; "
-                          "send stream: false");
+                          "send stream: false") ? LG_ENOMEM : 1;
     read_responses(c);
-    bool tool = wants_tool(c);
+    return 0;
+}
+
+static int plan_responses(ctx *c)
+{
+    lg_sim_plan *p = c->p;
+    bool tool = c->tool;
     unsigned long long mix = (unsigned long long)lg_pcg32_mix(c->hash, c->tool_results);
     char id[48], item_id[48], call_id[48];
     snprintf(id, sizeof id, "resp_sim%s", c->hex);
@@ -769,25 +961,15 @@ static int plan_responses(ctx *c)
     snprintf(call_id, sizeof call_id, "call_%016llx", mix);
     json_t *output;
     if (tool) {
-        json_t *a = tool_args(c);
-        char *args = a ? json_text(a) : NULL;
-        json_decref(a);
-        if (!args)
-            return LG_ENOMEM;
-        p->out_tokens = 5 + tokens_of(strlen(args));
+        p->out_tokens = out_tokens(c, 5 + tokens_of(strlen(c->args)));
         output = json_pack("[{s:s,s:s,s:s,s:s,s:s,s:s}]", "type", "function_call", "id", item_id,
-                           "call_id", call_id, "name", c->tool_name, "arguments", args,
+                           "call_id", call_id, "name", c->call_name, "arguments", c->args,
                            "status", "completed");
-        free(args);
     } else {
-        char *text = answer_text(c);
-        if (!text)
-            return LG_ENOMEM;
-        p->out_tokens = tokens_of(strlen(text));
+        p->out_tokens = out_tokens(c, tokens_of(strlen(c->text)));
         output = json_pack("[{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}]", "type", "message", "id",
                            item_id, "status", "completed", "role", "assistant", "content", "type",
-                           "output_text", "text", text, "annotations");
-        free(text);
+                           "output_text", "text", c->text, "annotations");
     }
     p->in_tokens = tokens_of(c->canon_len);
     p->tool_call = tool;
@@ -955,10 +1137,10 @@ static enum api route(const char *path, size_t plen)
     return API_NONE;
 }
 
-static int draw_fault(const lg_sim_config *cfg, uint64_t hash, uint64_t occurrence)
+static int draw_fault(const lg_sim_config *cfg, uint64_t stream, uint64_t occurrence)
 {
     lg_pcg32 rng;
-    lg_pcg32_srandom(&rng, cfg->seed, lg_pcg32_mix(hash, occurrence));
+    lg_pcg32_srandom(&rng, cfg->seed, lg_pcg32_mix(stream, occurrence));
     double u = lg_pcg32_double(&rng);
     double acc = cfg->p429;
     if (u < acc)
@@ -972,16 +1154,50 @@ static int draw_fault(const lg_sim_config *cfg, uint64_t hash, uint64_t occurren
     return LG_SIM_FAULT_NONE;
 }
 
+/* A 429 or 500 fault as an error plan (returns 1), else 0 (or LG_ENOMEM). */
+static int fault_plan(ctx *c)
+{
+    lg_sim_plan *out = c->p;
+    if (out->fault == LG_SIM_FAULT_SLOW)
+        out->delay_ms += c->cfg->slow_ms;
+    if (out->fault == LG_SIM_FAULT_429)
+        return error_plan(c, 429, c->anthropic ? "rate_limit_error" : "requests",
+                          c->anthropic ? NULL : "rate_limit_exceeded",
+                          "simulated rate limit (loopgate sim-server --faults)") ? LG_ENOMEM : 1;
+    if (out->fault == LG_SIM_FAULT_500)
+        return error_plan(c, 500, c->anthropic ? "api_error" : "server_error", NULL,
+                          "simulated server error (loopgate sim-server --faults)") ? LG_ENOMEM : 1;
+    return 0;
+}
+
 int lg_sim_plan_request(const lg_sim_config *cfg, const char *method, const char *path,
                         const char *body, size_t len, uint64_t occurrence, lg_sim_plan *out,
                         lg_err *err)
 {
+    lg_sim_request rq = {method, path, body, len, occurrence, -1, -1};
+    return lg_sim_plan_call(cfg, &rq, out, err);
+}
+
+int lg_sim_plan_call(const lg_sim_config *cfg, const lg_sim_request *rq, lg_sim_plan *out,
+                     lg_err *err)
+{
     ctx c;
     int rc = 0;
+    lg_err terr = LG_ERR_INIT;
+    const char *method = rq->method, *path = rq->path, *body = rq->body;
+    size_t len = rq->len;
+    /* with a model, chat, messages and responses draw their faults per
+     * (case, trial, turn), known only once the conversation is read */
+    bool modeled;
+
     lg_sim_plan_release(out);
+    out->case_index = out->trial = -1;
     memset(&c, 0, sizeof c);
     c.cfg = cfg;
     c.p = out;
+    c.case_index = rq->case_index;
+    c.trial = rq->trial;
+    lg_sim_turn_init(&c.turn_out);
     size_t plen = strcspn(path, "?");
     c.api = route(path, plen);
     c.anthropic = c.api == API_MESSAGES;
@@ -991,6 +1207,7 @@ int lg_sim_plan_request(const lg_sim_config *cfg, const char *method, const char
     c.model = DEFAULT_MODEL;
     out->delay_ms = cfg->latency_ms;
     out->gap_ms = cfg->chunk_gap_ms;
+    modeled = cfg->model && (c.api == API_CHAT || c.api == API_MESSAGES || c.api == API_RESPONSES);
 
     if (c.api == API_NONE) {
         char msg[256];
@@ -1005,19 +1222,10 @@ int lg_sim_plan_request(const lg_sim_config *cfg, const char *method, const char
                         c.api == API_MODELS ? "use GET" : "use POST");
         goto out;
     }
-    out->fault = draw_fault(cfg, c.hash, occurrence);
-    if (out->fault == LG_SIM_FAULT_SLOW)
-        out->delay_ms += cfg->slow_ms;
-    if (out->fault == LG_SIM_FAULT_429) {
-        rc = error_plan(&c, 429, c.anthropic ? "rate_limit_error" : "requests",
-                        c.anthropic ? NULL : "rate_limit_exceeded",
-                        "simulated rate limit (loopgate sim-server --faults)");
-        goto out;
-    }
-    if (out->fault == LG_SIM_FAULT_500) {
-        rc = error_plan(&c, 500, c.anthropic ? "api_error" : "server_error", NULL,
-                        "simulated server error (loopgate sim-server --faults)");
-        goto out;
+    if (!modeled) {
+        out->fault = draw_fault(cfg, c.hash, rq->occurrence);
+        if ((rc = fault_plan(&c)))
+            goto out;
     }
     if (c.api == API_MODELS) {
         rc = plan_models(&c);
@@ -1038,12 +1246,36 @@ int lg_sim_plan_request(const lg_sim_config *cfg, const char *method, const char
         lg_buf_release(&cb);
     }
     c.model = lg_json_str(c.req, "model", DEFAULT_MODEL);
+    if (c.api == API_EMBEDDINGS) {
+        rc = plan_embeddings(&c);
+        goto cut;
+    }
+    read_hint(&c);
+    switch (c.api) {
+    case API_CHAT: rc = check_chat(&c); break;
+    case API_MESSAGES: rc = check_messages(&c); break;
+    default: rc = check_responses(&c); break;
+    }
+    if (rc)
+        goto out; /* a 400 plan (1) or LG_ENOMEM */
+    if ((rc = make_turn(&c, &terr))) {
+        if (rc == LG_EINPUT)
+            rc = error_plan(&c, 500, c.anthropic ? "api_error" : "server_error", "sim_error",
+                            terr.msg);
+        goto out;
+    }
+    if (modeled) {
+        /* a retry (a higher occurrence) draws afresh; its content does not */
+        uint64_t stream = c.turn_out.case_index >= 0 ? c.turn_out.stream : c.hash;
+        out->fault = draw_fault(cfg, stream, rq->occurrence);
+        out->delay_ms += c.turn_out.latency_ms;
+        if ((rc = fault_plan(&c)))
+            goto out;
+    }
     switch (c.api) {
     case API_CHAT: rc = plan_chat(&c); break;
     case API_MESSAGES: rc = plan_messages(&c); break;
-    case API_RESPONSES: rc = plan_responses(&c); break;
-    case API_EMBEDDINGS: rc = plan_embeddings(&c); break;
-    default: break;
+    default: rc = plan_responses(&c); break;
     }
 cut:
     if (rc == 0 && out->fault == LG_SIM_FAULT_CUT && out->status == 200) {
@@ -1054,9 +1286,20 @@ cut:
             out->cut_at = out->body.len / 2;
     }
 out:
+    if (rc == 1)
+        rc = 0;
     json_decref(c.req);
     free(c.first_user);
     free(c.last_tool);
+    free(c.tools);
+    free(c.schemas);
+    free(c.calls);
+    for (size_t i = 0; i < c.nowned; i++)
+        free(c.owned[i]);
+    free(c.owned);
+    free(c.args);
+    free(c.text);
+    lg_sim_turn_release(&c.turn_out);
     if (rc)
         return LG_ERR(err, LG_ENOMEM, "sim: out of memory planning %s %s", method, path);
     return 0;

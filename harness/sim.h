@@ -56,10 +56,15 @@ typedef struct lg_sim_config {
     unsigned retry_after_ms; /* advertised in retry-after-ms (and Retry-After, rounded up) */
     unsigned tool_turns;     /* tool results needed before the final answer */
     unsigned embed_dims;     /* embedding size when the request gives no dimensions */
+    /* The behaviour model of a suite (harness/sim_model.h), borrowed; NULL:
+     * the plain script. With a model, chat completions, messages and
+     * responses requests are answered by it, its latency is added to
+     * latency_ms, and faults are drawn per (case, trial, turn, occurrence). */
+    const struct lg_sim_model *model;
 } lg_sim_config;
 
 /* Defaults: seed 0, no faults, no latency, slow_ms 2000, chunk_gap_ms 0,
- * retry_after_ms 1000, tool_turns 2, embed_dims 8. */
+ * retry_after_ms 1000, tool_turns 2, embed_dims 8, no model. */
 void lg_sim_config_init(lg_sim_config *cfg);
 
 /* Parses a fault list "429:0.05,500:0.02,cut:0.01,slow:0.1" (any subset, any
@@ -95,6 +100,9 @@ typedef struct lg_sim_plan {
     int64_t in_tokens;       /* usage reported (-1 when the response has none) */
     int64_t out_tokens;
     bool tool_call;          /* the response asks for a tool */
+    int turn_kind;           /* with a model: enum lg_sim_turn_kind (harness/sim_model.h) */
+    int64_t case_index;      /* with a model: the case and trial the request was */
+    int64_t trial;           /* resolved to, -1 when unknown */
 } lg_sim_plan;
 
 /* Empty plan; allocates nothing. */
@@ -117,5 +125,23 @@ uint64_t lg_sim_request_hash(const char *method, const char *path, const char *b
 int lg_sim_plan_request(const lg_sim_config *cfg, const char *method, const char *path,
                         const char *body, size_t len, uint64_t occurrence, lg_sim_plan *out,
                         lg_err *err) LG_WUR;
+
+/* One request with what the caller knows about it. */
+typedef struct lg_sim_request {
+    const char *method;  /* borrowed */
+    const char *path;    /* borrowed; a query string is ignored */
+    const char *body;    /* borrowed; may be NULL when len is 0 */
+    size_t len;
+    uint64_t occurrence; /* earlier identical requests of the same case and trial */
+    int64_t case_index;  /* from X-Loopgate-Case, -1 when unknown */
+    int64_t trial;       /* from X-Loopgate-Trial, -1 when unknown */
+} lg_sim_request;
+
+/* lg_sim_plan_request() with the case and trial the caller knows (the
+ * behaviour model falls back to the request's hint or content when they
+ * are -1). Same returns; an answer field missing from a case is planned as
+ * a 500 naming it. Pure and thread-safe. */
+int lg_sim_plan_call(const lg_sim_config *cfg, const lg_sim_request *rq, lg_sim_plan *out,
+                     lg_err *err) LG_WUR;
 
 #endif

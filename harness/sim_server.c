@@ -1,6 +1,7 @@
 /* harness/sim_server.c - the simulated model over recorder/httpd; see sim_server.h. */
 #include "sim_server.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/pcg.h"
+#include "harness/sim_model.h"
 #include "recorder/httpd.h"
 
 /* Occurrence counts per request hash: open addressing, grows at 50% load. */
@@ -121,6 +124,22 @@ static void serve(lg_httpd_req *r, const lg_sim_plan *p)
     lg_httpd_stream_end(st, !p->cut);
 }
 
+/* A non-negative integer header value, or -1. */
+static int64_t header_num(const lg_httpd_req *r, const char *name)
+{
+    const char *v = lg_httpd_req_header(r, name);
+    char *end;
+    if (!v || *v < '0' || *v > '9')
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (errno || *end || x > (unsigned long long)INT64_MAX)
+        return -1;
+    return (int64_t)x;
+}
+
 static int handle(lg_httpd_req *r, void *ud)
 {
     lg_sim_server *s = ud;
@@ -130,19 +149,30 @@ static int handle(lg_httpd_req *r, void *ud)
         const char *body = lg_httpd_req_body(r, &len);
         const char *method = lg_httpd_req_method(r), *path = lg_httpd_req_path(r);
         lg_err err = LG_ERR_INIT;
+        int64_t ci = header_num(r, "x-loopgate-case"), tr = header_num(r, "x-loopgate-trial");
+        uint64_t key = lg_sim_request_hash(method, path, body, len);
         atomic_fetch_add(&s->requests, 1);
-        uint64_t occ = seen_bump(s, lg_sim_request_hash(method, path, body, len));
+        /* two trials may send the same bytes: count them apart */
+        if (ci >= 0)
+            key = lg_pcg32_mix(lg_pcg32_mix(key, (uint64_t)ci + 1), (uint64_t)(tr + 1));
+        uint64_t occ = seen_bump(s, key);
+        lg_sim_request rq = {method, path, body, len, occ, ci, tr};
         p = malloc(sizeof *p);
         if (!p)
             return LG_HTTPD_DONE; /* httpd answers 500 */
         lg_sim_plan_init(p);
         lg_httpd_req_set_ctx(r, p, plan_free);
-        if (lg_sim_plan_request(&s->cfg, method, path, body, len, occ, p, &err)) {
+        if (lg_sim_plan_call(&s->cfg, &rq, p, &err)) {
             (void)!lg_httpd_respond_error(r, 500, NULL, "sim_error", err.msg, NULL);
             return LG_HTTPD_DONE;
         }
         if (p->fault)
             lg_info("sim-server: %s %s -> fault %s", method, path, lg_sim_fault_name(p->fault));
+        if (s->cfg.model)
+            lg_debug("sim-server: case %lld trial %lld: %s (status %d%s%s)",
+                     (long long)p->case_index, (long long)p->trial,
+                     lg_sim_turn_kind_name(p->turn_kind), p->status, p->fault ? ", fault " : "",
+                     p->fault ? lg_sim_fault_name(p->fault) : "");
     }
     bool sleeps = p->delay_ms || (p->stream && p->gap_ms && p->nchunks > 1);
     if (sleeps && !lg_httpd_req_in_worker(r))

@@ -2,8 +2,11 @@
  * harness/sim_server.h - serves the simulated model (harness/sim.h) over
  * HTTP on 127.0.0.1 through recorder/httpd.
  *
- * Each request is planned with lg_sim_plan_request(); its occurrence number
- * counts earlier requests with the same hash seen by this server. A plan
+ * Each request is planned with lg_sim_plan_call(); its occurrence number
+ * counts earlier requests with the same hash (and, when the request carries
+ * X-Loopgate-Case / X-Loopgate-Trial, the same case and trial) seen by this
+ * server. Those headers, added by the loopgate proxy for harness sessions,
+ * tell a behaviour model (cfg->model) which case and trial it answers. A plan
  * without delays is answered in the event thread; delays, chunk gaps and
  * slow faults run in an httpd worker. Streams go out chunk by chunk; a cut
  * fault sends part of the response and drops the connection.
@@ -20,7 +23,8 @@
 
 typedef struct lg_sim_server lg_sim_server;
 
-/* Starts a server on 127.0.0.1:`port` (0: random) with a copy of `cfg`.
+/* Starts a server on 127.0.0.1:`port` (0: random) with a copy of `cfg`
+ * (cfg->model is borrowed and must outlive the server).
  * Returns 0 and an owned `*out` (stop with lg_sim_server_stop), or the
  * error of lg_httpd_start() (LG_EIO naming the port) or LG_ENOMEM. */
 int lg_sim_server_start(const lg_sim_config *cfg, unsigned port, lg_sim_server **out,

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/fs.h"
 #include "core/suggest.h"
+#include "harness/loop_config.h"
 #include "harness/template.h"
 
 typedef struct sctx {
@@ -352,7 +353,7 @@ static int parse_loop(sctx *c, const lg_ynode *v)
         loop->builtin_node = bi;
         if (!(loop->builtin = lg_ynode_to_json(bi, c->file, c->err)))
             return c->err->code;
-        return 0;
+        return lg_loop_config_check(bi, c->file, c->s->cases, c->err); /* harness/loop_config.c */
     }
     loop->kind = LG_LOOP_COMMAND;
     if (parse_cmd(c, v, "loop", &loop->cmd))

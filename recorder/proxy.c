@@ -19,12 +19,27 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "recorder/httpd.h"
 #include "recorder/proxy_int.h"
 #include "recorder/sse.h"
 #include "recorder/upstream.h"
 
 #define BODY_CAP ((size_t)256 << 20)
+
+/* A recorded tool event that /tool can replay (exit_code >= 0: a process ran). */
+typedef struct rtool {
+    size_t seq;        /* event position in the recording */
+    const char *name;  /* borrowed from the reader */
+    char *args;        /* canonical JSON of the arguments ("null" when none), owned */
+} rtool;
+
+/* The first result seen for an idempotency key, as the /tool answer to
+ * give a repeated call. */
+typedef struct idem_entry {
+    char *key;
+    char *answer; /* JSON text, {"replay":true,"idempotent":true,...} */
+} idem_entry;
 
 typedef struct psession {
     struct psession *next;
@@ -46,6 +61,15 @@ typedef struct psession {
     bool aborted;            /* close without committing */
     lg_proxy_report rep;     /* counters */
     lg_buf msg;
+    /* tools (POST /tool): the recording's replayable tool events, indexed
+     * on first use, and the idempotency keys seen in this session */
+    bool tools_indexed;
+    size_t nrtool;
+    rtool *rtools;
+    unsigned char *rtool_used;
+    size_t next_tool;        /* tool calls asked so far (idempotent hits excluded) */
+    idem_entry *idem;
+    size_t nidem, idem_cap;
 } psession;
 
 struct lg_proxy {
@@ -57,6 +81,8 @@ struct lg_proxy {
     psession *sessions;
     uint64_t seq;
 };
+
+static int tools_index(psession *s, lg_err *err);
 
 enum action { ACT_NONE, ACT_FORWARD, ACT_RECORD, ACT_REPLAY };
 
@@ -90,6 +116,10 @@ static void report_add(lg_proxy_report *total, const lg_proxy_report *r)
     total->divergences += r->divergences;
     total->unused += r->unused;
     total->events += r->events;
+    total->tools += r->tools;
+    total->tools_replayed += r->tools_replayed;
+    total->idempotent_hits += r->idempotent_hits;
+    total->unused_tools += r->unused_tools;
     total->committed |= r->committed;
     if (r->message) {
         size_t a = total->message ? strlen(total->message) : 0, b = strlen(r->message);
@@ -112,6 +142,15 @@ static void session_free(psession *s)
     free(s->rec_fp);
     free(s->consumed);
     free(s->key);
+    for (size_t i = 0; i < s->nrtool; i++)
+        free(s->rtools[i].args);
+    free(s->rtools);
+    free(s->rtool_used);
+    for (size_t i = 0; i < s->nidem; i++) {
+        free(s->idem[i].key);
+        free(s->idem[i].answer);
+    }
+    free(s->idem);
     lg_buf_release(&s->msg);
     free(s->rep.message);
     pthread_cond_destroy(&s->idle);
@@ -269,6 +308,24 @@ static int session_finish(lg_proxy *p, psession *s, lg_proxy_report *rep, lg_err
             size_t before = s->msg.len;
             if (lg_match_unused_message(s->key, s->consumed, s->nrec, &s->msg) == 0)
                 lg_warn("proxy: %.*s", (int)(s->msg.len - before - 1), s->msg.data + before);
+        }
+    }
+    if (s->rd && replays(p) && !s->aborted) {
+        lg_err e = LG_ERR_INIT;
+        if (tools_index(s, &e) == 0) {
+            for (size_t i = 0; i < s->nrtool; i++) {
+                if (s->rtool_used[i])
+                    continue;
+                if (s->rep.unused_tools++ < 8) {
+                    size_t before = s->msg.len;
+                    if (lg_buf_appendf(&s->msg, "session %s: recorded tool call %zu ('%s') was "
+                                       "never requested\n", s->key, i, s->rtools[i].name) == 0)
+                        lg_warn("proxy: %.*s", (int)(s->msg.len - before - 1),
+                                s->msg.data + before);
+                }
+            }
+        } else {
+            lg_warn("proxy: session '%s': %s", s->key, e.msg);
         }
     }
     bool commit = s->w && !s->aborted &&
@@ -431,7 +488,12 @@ static void serve_recorded(lg_proxy *p, lg_httpd_req *r, const lg_model_event *m
 {
     lg_http_headers hd = LG_HTTP_HEADERS_INIT;
     lg_err err = LG_ERR_INIT;
-    bool cut = m->fault && strcmp(m->fault, "cut") == 0;
+    /* any fault after the response head cut the client's connection; only
+     * the proxy's own gateway answer (no head from upstream) was complete */
+    bool cut = m->fault && (strcmp(m->fault, "cut") == 0 ||
+                            !(m->response.data &&
+                              memmem(m->response.data, m->response.len,
+                                     "\"loopgate_upstream_fault\"", 25)));
     if (headers_from_json(m->headers, &hd)) {
         respond_problem(r, 500, "loopgate_internal", "out of memory");
         return;
@@ -551,6 +613,8 @@ typedef struct fwd {
     lg_sse *framer;
     lg_pusage *usage;
     bool oom;
+    uint64_t deadline;     /* x-loopgate-timeout-ms, monotonic ns; 0: none */
+    bool deadline_hit;
 } fwd;
 
 static int fwd_head(void *ud, int status, const lg_http_headers *h)
@@ -622,7 +686,24 @@ static int fwd_body(void *ud, const char *data, size_t len)
 static bool fwd_cancelled(void *ud)
 {
     fwd *f = ud;
+    if (f->deadline && lg_clock_mono_ns() > f->deadline) {
+        f->deadline_hit = true;
+        return true;
+    }
     return lg_httpd_stopping(lg_httpd_req_server(f->r));
+}
+
+/* The client's x-loopgate-timeout-ms, as a monotonic deadline (0: none). */
+static uint64_t request_deadline(const reqctx *c, lg_httpd_req *r)
+{
+    const char *v = lg_httpd_req_header(r, "x-loopgate-timeout-ms");
+    char *end;
+    if (!v || !*v)
+        return 0;
+    unsigned long long ms = strtoull(v, &end, 10);
+    if (*end || ms == 0 || ms > 86400000ULL)
+        return 0;
+    return c->t0 + ms * 1000000ULL;
 }
 
 static void do_upstream(reqctx *c, lg_httpd_req *r)
@@ -651,12 +732,20 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
     lg_http_headers fwd_hdrs = LG_HTTP_HEADERS_INIT;
     int crc = lg_http_headers_copy(&fwd_hdrs, lg_httpd_req_headers(r));
     lg_http_headers_remove(&fwd_hdrs, "x-loopgate-session");
+    lg_http_headers_remove(&fwd_hdrs, "x-loopgate-timeout-ms");
+    f.deadline = request_deadline(c, r);
     crc = crc ? crc : lg_upstream_call(p->up, lg_httpd_req_method(r), c->target, &fwd_hdrs, body,
                                        blen, &sink, &res, &err);
     lg_http_headers_release(&fwd_hdrs);
     if (crc) {
         respond_problem(r, 400, "loopgate_bad_request", "%s", err.msg);
         goto out;
+    }
+    if (f.deadline_hit) {
+        res.fault = LG_UPSTREAM_TIMEOUT;
+        snprintf(res.detail, sizeof res.detail,
+                 "no complete response within the client's x-loopgate-timeout-ms (%llu ms)",
+                 (unsigned long long)((f.deadline - c->t0) / 1000000ULL));
     }
     const char *fault = lg_upstream_fault_name(res.fault);
     if (f.sse) {
@@ -739,6 +828,327 @@ out:
     lg_buf_release(&f.raw);
     lg_buf_release(&f.stored);
     lg_http_headers_release(&f.hdrs);
+}
+
+/* ------------------------------------------------------------- tools */
+
+static json_t *bytes_string(const char *p, size_t len) { return lg_utf8_json_string(p, len); }
+
+/* Canonical JSON text of recorded arguments ("null" when there are none;
+ * the bytes as they are when they are not JSON). Owned or NULL. */
+static char *canon_args_bytes(const char *data, size_t len)
+{
+    if (!data || len == 0)
+        return strdup("null");
+    json_t *j = json_loadb(data, len, JSON_DECODE_ANY, NULL);
+    if (!j)
+        return strndup(data, len);
+    lg_buf b = LG_BUF_INIT;
+    char *out = lg_json_dump_canonical(j, &b, NULL) ? NULL : lg_buf_take(&b, NULL);
+    lg_buf_release(&b);
+    json_decref(j);
+    return out;
+}
+
+/* The /tool answer for a result: {"replay":true,"stdout",...}. `result`
+ * is JSON text or NULL. New reference or NULL. */
+static json_t *tool_answer(const char *out, size_t outlen, const char *errs, size_t errlen,
+                           int exit_code, uint64_t duration_us, const char *result)
+{
+    json_t *res = result ? json_loads(result, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *a = json_pack("{s:b,s:o,s:o,s:i,s:I,s:o}", "replay", 1, "stdout",
+                          bytes_string(out, outlen), "stderr", bytes_string(errs, errlen),
+                          "exit_code", exit_code, "duration_us", (json_int_t)duration_us,
+                          "result", res ? res : json_null());
+    return a;
+}
+
+static const idem_entry *idem_find(const psession *s, const char *key)
+{
+    for (size_t i = 0; i < s->nidem; i++)
+        if (strcmp(s->idem[i].key, key) == 0)
+            return &s->idem[i];
+    return NULL;
+}
+
+/* Remembers the first result of `key`; s->mu held. Borrows `answer`. */
+static void idem_register(psession *s, const char *key, const json_t *answer)
+{
+    if (!key || !*key || !answer || idem_find(s, key))
+        return;
+    if (s->nidem == s->idem_cap) {
+        size_t nc = s->idem_cap ? s->idem_cap * 2 : 8;
+        idem_entry *ne = realloc(s->idem, nc * sizeof *ne);
+        if (!ne)
+            return;
+        s->idem = ne;
+        s->idem_cap = nc;
+    }
+    json_t *copy = json_deep_copy(answer);
+    lg_buf b = LG_BUF_INIT;
+    char *k = strdup(key), *text = NULL;
+    if (copy && json_object_set_new(copy, "idempotent", json_true()) == 0 &&
+        lg_json_dump_canonical(copy, &b, NULL) == 0)
+        text = lg_buf_take(&b, NULL);
+    lg_buf_release(&b);
+    json_decref(copy);
+    if (!k || !text) {
+        free(k);
+        free(text);
+        lg_warn("proxy: session '%s': out of memory remembering idempotency key", s->key);
+        return;
+    }
+    s->idem[s->nidem++] = (idem_entry){k, text};
+}
+
+/* Indexes the recording's replayable tool events once; s->mu held. */
+static int tools_index(psession *s, lg_err *err)
+{
+    if (s->tools_indexed)
+        return 0;
+    s->tools_indexed = true;
+    if (!s->rd)
+        return 0;
+    size_t cap = lg_session_reader_info(s->rd)->n_tools, n = lg_session_reader_count(s->rd);
+    if (!cap)
+        return 0;
+    s->rtools = calloc(cap, sizeof *s->rtools);
+    s->rtool_used = calloc(cap, 1);
+    if (!s->rtools || !s->rtool_used)
+        return LG_ERR(err, LG_ENOMEM, "proxy: out of memory indexing tools of '%s'", s->key);
+    for (size_t i = 0; i < n && s->nrtool < cap; i++) {
+        const lg_event *ev;
+        int rc = lg_session_reader_event(s->rd, i, &ev, err);
+        if (rc)
+            return rc;
+        if (ev->kind != LG_EVENT_TOOL || ev->tool.exit_code < 0)
+            continue;
+        char *canon = canon_args_bytes(ev->tool.args.data, ev->tool.args.len);
+        if (!canon)
+            return LG_ERR(err, LG_ENOMEM, "proxy: out of memory indexing tools of '%s'", s->key);
+        s->rtools[s->nrtool++] = (rtool){i, ev->tool.name, canon};
+    }
+    return 0;
+}
+
+static bool rtool_equal(const rtool *t, const char *name, const char *args)
+{
+    return strcmp(t->name, name) == 0 && strcmp(t->args, args) == 0;
+}
+
+/* Reports a tool call that is not in the recording (s->mu NOT held):
+ * event, warning, and a 409 unless `live`. `cmp` is the recorded tool
+ * compared with (SIZE_MAX: none). */
+static void tool_diverge(reqctx *c, lg_httpd_req *r, size_t call, size_t cmp, const char *name,
+                         const char *args, bool live)
+{
+    lg_proxy *p = c->p;
+    psession *s = c->s;
+    lg_divergence d;
+    lg_err err = LG_ERR_INIT;
+    lg_buf path = LG_BUF_INIT, msg = LG_BUF_INIT, diff = LG_BUF_INIT;
+    const rtool *rt = cmp != SIZE_MAX ? &s->rtools[cmp] : NULL;
+    json_t *body = NULL;
+    int rc = 0;
+    lg_divergence_init(&d);
+    if (!rt) {
+        rc = lg_buf_appendf(&path, "tool[%zu]", call) ||
+             lg_buf_appendf(&msg, "session %s, tool call %zu ('%s'): not in the recording (no "
+                            "recorded tool call left to match)\n", s->key, call, name);
+    } else if (strcmp(rt->name, name) != 0) {
+        rc = lg_buf_appendf(&path, "tool[%zu].name", call) ||
+             lg_buf_appendf(&diff, "--- recorded\n+++ incoming\n@@ -1 +1 @@\n-%s\n+%s\n",
+                            rt->name, name);
+    } else {
+        lg_match_request rec = {"TOOL", "/tool", rt->args, strlen(rt->args)};
+        lg_match_request in = {"TOOL", "/tool", args, strlen(args)};
+        rc = lg_match_diff(NULL, &rec, &in, s->key, (long long)call, (long long)cmp, &d, &err);
+        const char *dp = d.path ? d.path : "(body)";
+        if (!rc)
+            rc = dp[0] == '(' ? lg_buf_appendf(&path, "tool[%zu].args", call)
+                 : dp[0] == '[' ? lg_buf_appendf(&path, "tool[%zu].args%s", call, dp)
+                                : lg_buf_appendf(&path, "tool[%zu].args.%s", call, dp);
+        if (!rc && d.diff)
+            rc = lg_buf_append_str(&diff, d.diff);
+    }
+    if (!rc && rt) {
+        if (cmp == call)
+            rc = lg_buf_appendf(&msg, "session %s, tool call %zu ('%s'): differs from the "
+                                "recording at %s\n%s", s->key, call, name, path.data,
+                                lg_buf_cstr(&diff));
+        else
+            rc = lg_buf_appendf(&msg, "session %s, tool call %zu ('%s'): differs from recorded "
+                                "tool call %zu at %s\n%s", s->key, call, name, cmp, path.data,
+                                lg_buf_cstr(&diff));
+    }
+    if (rc) {
+        respond_problem(r, 500, "loopgate_internal", "cannot build the divergence report");
+        goto out;
+    }
+    lg_warn("proxy: %.*s", (int)(msg.len ? msg.len - 1 : 0), lg_buf_cstr(&msg));
+    pthread_mutex_lock(&s->mu);
+    s->rep.divergences++;
+    (void)!lg_buf_append(&s->msg, msg.data, msg.len);
+    pthread_mutex_unlock(&s->mu);
+    lg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = LG_EVENT_DIVERGENCE;
+    ev.t_us = (c->t0 - s->t0) / 1000;
+    ev.divergence.call = (int64_t)call;
+    ev.divergence.path = path.data;
+    ev.divergence.diff = diff.len ? diff.data : NULL;
+    store_event(s, &ev);
+    if (p->o.on_diverge) {
+        lg_divergence pd = d;
+        pd.call = (long long)call;
+        pd.recorded = rt ? (long long)cmp : -1;
+        pd.path = path.data;
+        pd.diff = diff.len ? diff.data : NULL;
+        p->o.on_diverge(p->o.ud, s->key, &pd);
+    }
+    if (live) {
+        lg_buf ok = LG_BUF_INIT;
+        if (lg_buf_append_str(&ok, "{\"replay\":false,\"diverged\":true}") == 0)
+            (void)!respond_json(r, 200, &ok, false);
+        lg_buf_release(&ok);
+        goto out;
+    }
+    body = json_pack("{s:{s:s,s:s,s:s,s:I,s:o,s:s,s:s?},s:s}", "error", "type",
+                     "loopgate_divergence", "message", lg_buf_cstr(&msg), "session", s->key,
+                     "tool_call", (json_int_t)call, "recorded_tool_call",
+                     rt ? json_integer((json_int_t)cmp) : json_null(), "path", path.data,
+                     "diff", diff.len ? diff.data : NULL, "type", "error");
+    lg_buf out = LG_BUF_INIT;
+    if (!body || lg_json_dump_canonical(body, &out, NULL) || respond_json(r, 409, &out, true))
+        respond_problem(r, 409, "loopgate_divergence", "%s", lg_buf_cstr(&msg));
+    lg_buf_release(&out);
+out:
+    json_decref(body);
+    lg_buf_release(&path);
+    lg_buf_release(&msg);
+    lg_buf_release(&diff);
+    lg_divergence_release(&d);
+}
+
+static void respond_text_json(lg_httpd_req *r, int status, const char *text)
+{
+    lg_buf b = LG_BUF_INIT;
+    if (lg_buf_append_str(&b, text))
+        respond_problem(r, 500, "loopgate_internal", "out of memory");
+    else
+        (void)!respond_json(r, status, &b, false);
+    lg_buf_release(&b);
+}
+
+static void handle_tool(reqctx *c, lg_httpd_req *r)
+{
+    lg_proxy *p = c->p;
+    psession *s = c->s;
+    size_t len;
+    const char *body = lg_httpd_req_body(r, &len);
+    lg_err err = LG_ERR_INIT;
+    json_t *j = lg_json_parse(body, len, "tool", &err), *answer = NULL;
+    lg_buf args = LG_BUF_INIT;
+    char *hit = NULL;
+    const char *name, *key;
+    const json_t *a;
+    if (!j || !json_is_object(j) || !(name = lg_json_str(j, "name", NULL)) || !*name) {
+        respond_problem(r, 400, "loopgate_bad_tool",
+                        "session '%s': POST /tool needs a JSON object {\"name\": S, \"args\": ANY, "
+                        "\"idem_key\": S?}%s%s", s->key, err.code ? ": " : "", err.msg);
+        goto out;
+    }
+    key = lg_json_str(j, "idem_key", NULL);
+    bool live_run = json_is_true(json_object_get(j, "live"));
+    a = json_object_get(j, "args");
+    if (a ? lg_json_dump_canonical(a, &args, &err) : lg_buf_append_str(&args, "null")) {
+        respond_problem(r, 500, "loopgate_internal", "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&s->mu);
+    const idem_entry *ie = key && *key ? idem_find(s, key) : NULL;
+    if (ie) {
+        hit = strdup(ie->answer);
+        s->rep.idempotent_hits++;
+        pthread_mutex_unlock(&s->mu);
+        if (!hit)
+            respond_problem(r, 500, "loopgate_internal", "out of memory");
+        else
+            respond_text_json(r, 200, hit);
+        goto out;
+    }
+    size_t call = s->next_tool++;
+    s->rep.tools++;
+    if (!replays(p) || s->live) {
+        pthread_mutex_unlock(&s->mu);
+        respond_text_json(r, 200, "{\"replay\":false}");
+        goto out;
+    }
+    if (tools_index(s, &err)) {
+        pthread_mutex_unlock(&s->mu);
+        respond_problem(r, 500, "loopgate_store_error", "session '%s', tool call %zu: %s", s->key,
+                        call, err.msg);
+        goto out;
+    }
+    size_t idx = SIZE_MAX;
+    if (call < s->nrtool && !s->rtool_used[call] && rtool_equal(&s->rtools[call], name, args.data))
+        idx = call;
+    for (size_t i = 0; idx == SIZE_MAX && i < s->nrtool; i++)
+        if (!s->rtool_used[i] && rtool_equal(&s->rtools[i], name, args.data))
+            idx = i;
+    if (idx == SIZE_MAX) {
+        bool live = false;
+        if (p->o.mode == LG_PROXY_RECORD_MISSING) {
+            pthread_mutex_unlock(&s->mu);
+            respond_text_json(r, 200, "{\"replay\":false}");
+            goto out;
+        }
+        if (p->o.on_divergence == LG_PROXY_DIVERGE_LIVE)
+            s->live = live = true;
+        size_t cmp = call < s->nrtool ? call : SIZE_MAX;
+        pthread_mutex_unlock(&s->mu);
+        tool_diverge(c, r, call, cmp, name, args.data, live);
+        goto out;
+    }
+    s->rtool_used[idx] = 1;
+    if (live_run) {
+        /* the client runs it anyway (an idempotent tool rebuilding its work
+         * directory) and posts the event: the recording only vouched for it */
+        pthread_mutex_unlock(&s->mu);
+        respond_text_json(r, 200, "{\"replay\":false,\"matched\":true}");
+        goto out;
+    }
+    s->rep.tools_replayed++;
+    const lg_event *ev;
+    if (lg_session_reader_event(s->rd, s->rtools[idx].seq, &ev, &err)) {
+        pthread_mutex_unlock(&s->mu);
+        respond_problem(r, 500, "loopgate_store_error", "session '%s', tool call %zu: %s", s->key,
+                        call, err.msg);
+        goto out;
+    }
+    const lg_tool_event *t = &ev->tool;
+    answer = tool_answer(t->out.data, t->out.len, t->err.data, t->err.len, t->exit_code,
+                         t->duration_us, t->result);
+    if (answer)
+        idem_register(s, key, answer);
+    pthread_mutex_unlock(&s->mu);
+    lg_buf out = LG_BUF_INIT;
+    if (!answer || lg_json_dump_canonical(answer, &out, NULL)) {
+        respond_problem(r, 500, "loopgate_internal", "out of memory");
+    } else {
+        (void)!respond_json(r, 200, &out, false);
+        lg_event copy = *ev;
+        copy.t_us = (c->t0 - s->t0) / 1000;
+        if (key && *key)
+            copy.tool.idem_key = key;
+        store_event(s, &copy);
+    }
+    lg_buf_release(&out);
+out:
+    free(hit);
+    json_decref(answer);
+    json_decref(j);
+    lg_buf_release(&args);
 }
 
 /* ------------------------------------------------------------- events */
@@ -859,9 +1269,16 @@ static void handle_event(reqctx *c, lg_httpd_req *r)
         }
         stored = true;
     }
+    json_t *answer = NULL;
+    if (ev.kind == LG_EVENT_TOOL && ev.tool.idem_key && *ev.tool.idem_key)
+        answer = tool_answer(ev.tool.out.data, ev.tool.out.len, ev.tool.err.data,
+                             ev.tool.err.len, ev.tool.exit_code, ev.tool.duration_us,
+                             ev.tool.result);
     pthread_mutex_lock(&s->mu);
     s->rep.events++;
+    idem_register(s, answer ? ev.tool.idem_key : NULL, answer);
     pthread_mutex_unlock(&s->mu);
+    json_decref(answer);
     lg_buf out = LG_BUF_INIT;
     if (stored ? lg_buf_appendf(&out, "{\"ok\":true,\"stored\":true,\"seq\":%u}", seq)
                : lg_buf_append_str(&out, "{\"ok\":true,\"stored\":false}"))
@@ -1021,6 +1438,10 @@ static int handle(lg_httpd_req *r, void *ud)
             return LG_HTTPD_DONE;
         if (strcmp(lg_httpd_req_method(r), "POST") == 0 && path_is(c->target, "/event")) {
             handle_event(c, r);
+            return LG_HTTPD_DONE;
+        }
+        if (strcmp(lg_httpd_req_method(r), "POST") == 0 && path_is(c->target, "/tool")) {
+            handle_tool(c, r);
             return LG_HTTPD_DONE;
         }
         decide(p, c, r);

@@ -48,6 +48,41 @@
  * object {"type": "iteration"|"invariant"|"note"|"end"|"tool", ...} stores
  * it in order with the model calls (see lg_proxy_event_from_json).
  *
+ * Tools: POST /s/<token>/tool (or /tool standalone) with
+ * {"name": S, "args": ANY?, "idem_key": S?, "live": B?} asks whether a tool
+ * must run:
+ *   - idempotency first, in every mode: when `idem_key` was already seen in
+ *     this session (a tool event posted with that "idempotency_key", or a
+ *     call replayed with it) the answer is the first result,
+ *     {"replay":true,"idempotent":true,"stdout":S,"stderr":S,"exit_code":N,
+ *      "duration_us":N,"result":ANY|null}, and nothing is stored;
+ *   - record, passthrough, and replay after a LIVE divergence:
+ *     {"replay":false}: the client runs the tool and posts the result as a
+ *     "tool" event (with its "idempotency_key"), which registers the key;
+ *   - replay and record-missing: the recorded tool events that ran a
+ *     process (exit_code >= 0; built-in pseudo tools such as final_answer
+ *     are posted with exit_code -1 and are never replayed) are matched like
+ *     model calls: tool call n takes recorded tool event n when its name and
+ *     canonical arguments are equal, else the first unconsumed equal one.
+ *     A match answers {"replay":true,...} as above (without "idempotent")
+ *     and stores a copy of the event in the session (the run's log in
+ *     replay), so the client does not post it; with "live": true (a tool
+ *     the client runs in replay too, e.g. an idempotent one that rebuilds
+ *     its work directory) a match is consumed but answered
+ *     {"replay":false,"matched":true}, and the client runs the tool and
+ *     posts its event. No match: record-missing
+ *     answers {"replay":false}; replay is a divergence: a divergence event
+ *     with path "tool[N].args..." (or "tool[N].name"), HTTP 409 with a JSON
+ *     body naming the session, the tool call and the diff, or with LIVE
+ *     {"replay":false} and the session goes live. Recorded replayable tool
+ *     events nobody asked for are reported at close (unused_tools).
+ *
+ * Deadlines: a request may carry `x-loopgate-timeout-ms: N` (never sent
+ * upstream): when no complete response came within N ms the call is
+ * stopped and recorded as an upstream "timeout" fault (a 504 answer when no
+ * response head had arrived, else the client's connection is cut), so a
+ * client's own timeout replays exactly as it happened.
+ *
  * Threads: the proxy serves from httpd's threads; every function here is
  * thread-safe unless it says otherwise.
  */
@@ -129,6 +164,10 @@ typedef struct lg_proxy_report {
     size_t divergences; /* requests that did not match the recording */
     size_t unused;      /* recorded calls no request consumed (replay modes) */
     size_t events;      /* loop events received (POST .../event) */
+    size_t tools;       /* tool calls asked (POST .../tool), idempotent hits excluded */
+    size_t tools_replayed; /* of those, answered from the recording */
+    size_t idempotent_hits; /* tool calls answered with the first result of their key */
+    size_t unused_tools; /* recorded replayable tool events no /tool call consumed */
     bool committed;     /* the session was written to the store */
     char *message;      /* owned: divergence and unused-call messages, each
                            ending in a newline; NULL when there is nothing to say */

@@ -3541,11 +3541,17 @@ int lg_store_check(lg_store *st, lg_err *err)
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
             const char *res = (const char *)sqlite3_column_text(s, 0);
-            if (res && strcmp(res, "ok") != 0)
+            if (res && strcmp(res, "ok") != 0) {
+                /* one line: the first problem, without SQLite's banner */
+                char what[256];
+                const char *p = strstr(res, "***\n") ? strstr(res, "***\n") + 4 : res;
+                size_t n = strcspn(p, "\n");
+                snprintf(what, sizeof what, "%.*s", (int)(n < 200 ? n : 200), p);
                 LG_ERR(err, LG_EINPUT,
                        "%s: file is corrupt (%s); restore it from version control or record it "
                        "again",
-                       st->path, res);
+                       st->path, what);
+            }
             rc = res && strcmp(res, "ok") != 0 ? LG_EINPUT : 0;
         } else {
             rc = db_fail(st, c->db, rc, "checking the file", err);

@@ -6,11 +6,14 @@
  *  - every body (request, response, kept headers, tool arguments and
  *    output) is a blob keyed by the XXH3-128 of its bytes, stored once per
  *    file however many sessions contain it;
- *  - request k of a session is coded against request k-1 and response k-1
- *    as a zstd reference prefix (a delta), with a keyframe every
- *    LG_STORE_KEYFRAME_INTERVAL calls so any call decodes in bounded work;
- *    other bodies use a dictionary the store trains for itself once it has
- *    seen enough of them (`loopgate compact` retrains and recompresses);
+ *  - request k of a session is a delta against request k-1: what they
+ *    share at start and end is two lengths, the rest is zstd-coded with a
+ *    reference prefix made of the end of request k-1 and response k-1; a
+ *    keyframe every LG_STORE_KEYFRAME_INTERVAL calls bounds the decoding of
+ *    any call; other bodies use a dictionary the store trains for itself
+ *    once it has seen enough of them (`loopgate compact` retrains and
+ *    recompresses);
+ *  - a session's events are one packed record in its sessions row;
  *  - a session is written in one transaction at lg_store_session_commit();
  *    until then its events live in memory, so a killed process leaves every
  *    committed session whole and no partial one.

@@ -713,6 +713,39 @@ Test(render, all_formats_at_once_equal_one_by_one)
     lg_rundoc_free(d);
 }
 
+Test(render, empty_interrupted_run_renders_everywhere)
+{
+    lg_rundoc_input in;
+    lg_rundoc *d = NULL, *back = NULL;
+    lg_err e = LG_ERR_INIT;
+    memset(&in, 0, sizeof in);
+    in.run = run_info("empty", "support");
+    in.run.status = LG_RUN_INTERRUPTED;
+    in.run.finished_ms = -1;
+    cr_assert_eq(lg_rundoc_build(&in, &d, &e), 0, "%s", e.msg);
+    cr_expect_not(d->passed, "an interrupted run never passes");
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++) {
+        char *out = render(d, (lg_report_format)f, NULL);
+        cr_expect(strlen(out) > 0, "%s", lg_report_format_names[f]);
+        if (f == LG_REPORT_TERM)
+            cr_expect(strstr(out, "\nFAIL: the run did not finish (interrupted); 0 of 0 gates "
+                                  "failed\n"), "%s", out);
+        if (f == LG_REPORT_HTML)
+            cr_expect(strstr(out, ">no data</text>"), "empty charts say so");
+        if (f == LG_REPORT_JUNIT)
+            cr_expect(strstr(out, "tests=\"0\" failures=\"0\""));
+        if (f == LG_REPORT_JSON) {
+            int rc;
+            back = load_str(out, "empty.json", &e, &rc);
+            cr_expect_eq(rc, 0, "%s", e.msg);
+            cr_expect(back && back->n_outcomes == 0 && back->run.status == LG_RUN_INTERRUPTED);
+            lg_rundoc_free(back);
+        }
+        free(out);
+    }
+    lg_rundoc_free(d);
+}
+
 Test(render, output_cap_is_an_error_not_a_crash)
 {
     lg_rundoc *d = small_doc();

@@ -234,13 +234,13 @@ Test(suite, defaults)
 
 Test(suite, builtin_loop_is_kept_as_json_and_yaml)
 {
-    lg_suite *s = load_text("name: b\nloop:\n  builtin:\n    provider: sim\n    tools:\n      - {name: t, idempotent: false}\n");
+    lg_suite *s = load_text("name: b\nloop:\n  builtin:\n    provider: sim\n    model: m\n    prompt: hi\n    tools:\n      - {name: t, idempotent: false, command: 'true'}\n");
     cr_assert_eq(s->loop.kind, LG_LOOP_BUILTIN);
     char *j = canon(s->loop.builtin);
-    cr_expect_str_eq(j, "{\"provider\":\"sim\",\"tools\":[{\"idempotent\":false,\"name\":\"t\"}]}");
+    cr_expect_str_eq(j, "{\"model\":\"m\",\"prompt\":\"hi\",\"provider\":\"sim\",\"tools\":[{\"command\":\"true\",\"idempotent\":false,\"name\":\"t\"}]}");
     free(j);
     cr_assert_not_null(s->loop.builtin_node);
-    cr_expect_eq(lg_ynode_get(s->loop.builtin_node, "tools")->line, 6);
+    cr_expect_eq(lg_ynode_get(s->loop.builtin_node, "tools")->line, 8);
     lg_suite_free(s);
 }
 

@@ -18,6 +18,7 @@ int cmd_compact(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 extern const char cmd_version_usage[];
 extern const char cmd_cases_usage[];
@@ -32,5 +33,6 @@ extern const char cmd_compact_usage[];
 extern const char cmd_run_usage[];
 extern const char cmd_runs_usage[];
 extern const char cmd_merge_usage[];
+extern const char cmd_exec_usage[];
 
 #endif
