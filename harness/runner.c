@@ -17,6 +17,7 @@
 #include "core/proc.h"
 #include "harness/cases.h"
 #include "harness/invariants.h"
+#include "harness/loop.h"
 #include "harness/pricing.h"
 #include "harness/validate.h"
 #include "recorder/proxy.h"
@@ -120,6 +121,9 @@ typedef struct trial {
     lg_inv_report inv;
     lg_buf detail;
     json_t *timeline;
+    /* a built-in loop (loop: builtin:) ran in-process instead of a command */
+    bool builtin;
+    lg_loop_result lres;
 } trial;
 
 static void trial_release(trial *t)
@@ -137,6 +141,7 @@ static void trial_release(trial *t)
     lg_inv_report_release(&t->inv);
     lg_buf_release(&t->detail);
     json_decref(t->timeline);
+    lg_loop_result_release(&t->lres);
 }
 
 static int make_workdir(trial *t, lg_err *err)
@@ -163,8 +168,15 @@ static int write_case(trial *t, lg_err *err)
     json_decref(doc);
     if (!rc && lg_buf_append_byte(&b, '\n'))
         rc = LG_ERR(err, LG_ENOMEM, "out of memory");
-    if (!rc)
-        rc = lg_fs_write_file_atomic(t->case_path.data, b.data, b.len, err);
+    if (!rc) {
+        /* scratch for this trial only: no fsync, no rename */
+        FILE *f = fopen(t->case_path.data, "w");
+        if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+            rc = LG_ERR(err, LG_EIO, "cannot write '%s': %s", t->case_path.data, strerror(errno));
+            if (f)
+                fclose(f);
+        }
+    }
     lg_buf_release(&b);
     return rc;
 }
@@ -218,6 +230,44 @@ static int run_loop(trial *t, const char *session_url, lg_err *err)
     if (rc)
         lg_err_prefix(err, "%s:%d:%d: loop.command", o->suite->path, cmd->line, cmd->col);
     return rc;
+}
+
+/* Runs a built-in loop (harness/loop.h) in this thread. Its answer goes
+ * where a command's stdout would, and the process fields say "exited 0" (or
+ * cancelled) so the rest of the trial is judged the same way. Returns an
+ * error only for a harness failure. */
+static int run_builtin(trial *t, const char *session_url, lg_err *err)
+{
+    const lg_run_opts *o = t->r->o;
+    lg_loop_ctx ctx;
+    int rc;
+
+    memset(&ctx, 0, sizeof ctx);
+    ctx.suite = o->suite;
+    ctx.case_pub = t->case_pub;
+    ctx.case_index = t->j.case_index;
+    ctx.trial = t->j.trial;
+    ctx.session_url = session_url;
+    ctx.session_key = t->key;
+    ctx.workdir = t->workdir.data;
+    ctx.case_path = t->case_path.data;
+    ctx.approvals = o->approvals;
+    ctx.n_approvals = o->n_approvals;
+    ctx.cancel = &t->r->cancel;
+    ctx.seed = o->seed;
+    ctx.timeout_s = o->timeout_s;
+    ctx.pricing = t->r->pricing;
+    t->builtin = true;
+    rc = lg_loop_run(&ctx, &t->lres, err);
+    if (rc)
+        return rc;
+    lg_buf_init_capped(&t->proc.out, 1 << 20);
+    lg_buf_init(&t->proc.err);
+    t->proc.exited = !t->lres.cancelled;
+    t->proc.cancelled = t->lres.cancelled;
+    if (t->lres.answer && lg_buf_append_str(&t->proc.out, t->lres.answer))
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    return 0;
 }
 
 /* The loop's answer: $LOOPGATE_WORKDIR/answer (or the suite's answer file), else stdout. */
@@ -485,6 +535,9 @@ static int judge(trial *t, lg_err *err)
                            t->events[i]->divergence.path);
                 break;
             }
+    } else if (t->builtin && t->lres.reason != LG_TERM_SUCCESS) {
+        o->reason = t->lres.reason; /* the engine enforced the contract */
+        detail_set(t, "%s", t->lres.detail ? t->lres.detail : "");
     } else if (end && strcmp(end->reason, "success") != 0) {
         if (!lg_term_reason_from_name(end->reason, &o->reason))
             o->reason = LG_TERM_FATAL_ERROR;
@@ -577,13 +630,16 @@ static int run_trial(runner *r, job j, bool *committed, lg_err *err)
         goto out;
     if ((rc = make_workdir(&t, err)) || (rc = write_case(&t, err)))
         goto out;
+    uint64_t t_prep = lg_clock_mono_ns(), t_open = t_prep;
     {
         lg_session_desc d = {t.key, r->info->id, r->o->suite->name, j.case_index, j.trial, 0};
         char url[128];
         if ((rc = lg_proxy_session_open(r->proxy, &d, t.token, err)))
             goto out;
+        t_open = lg_clock_mono_ns();
         snprintf(url, sizeof url, "http://127.0.0.1:%u/s/%s", lg_proxy_port(r->proxy), t.token);
-        rc = run_loop(&t, url, err);
+        rc = r->o->suite->loop.kind == LG_LOOP_BUILTIN ? run_builtin(&t, url, err)
+                                                       : run_loop(&t, url, err);
     }
     if (!rc && should_stop(r) && (t.proc.cancelled || !t.proc.exited)) {
         /* stopped by the interrupt: not an outcome; --resume redoes it */
@@ -595,6 +651,7 @@ static int run_trial(runner *r, job j, bool *committed, lg_err *err)
         pthread_mutex_unlock(&r->mu);
         goto out;
     }
+    uint64_t t_loop = lg_clock_mono_ns();
     /* the loop is done: close (commit) the session, read it back, judge */
     {
         lg_err cerr = LG_ERR_INIT;
@@ -610,13 +667,21 @@ static int run_trial(runner *r, job j, bool *committed, lg_err *err)
     pthread_mutex_lock(&r->mu);
     r->unused += (uint32_t)t.rep.unused;
     pthread_mutex_unlock(&r->mu);
+    uint64_t t_close = lg_clock_mono_ns();
     if ((rc = analyse_session(&t, err)) || (rc = judge(&t, err)))
         goto out;
+    uint64_t t_judge = lg_clock_mono_ns();
     t.out.wall_ms = (double)(lg_clock_mono_ns() - t0) / 1e6;
     if ((rc = lg_results_put_outcome(r->results, r->info->id, &t.out, t.key,
                                      t.out.converged ? NULL : t.timeline, err)))
         goto out;
     *committed = true;
+    lg_debug("trial %s: prepare %.2f ms, open %.2f ms, loop %.2f ms, close %.2f ms, judge %.2f ms, "
+             "store %.2f ms",
+             t.key, (double)(t_prep - t0) / 1e6, (double)(t_open - t_prep) / 1e6,
+             (double)(t_loop - t_open) / 1e6,
+             (double)(t_close - t_loop) / 1e6, (double)(t_judge - t_close) / 1e6,
+             (double)(lg_clock_mono_ns() - t_judge) / 1e6);
     pthread_mutex_lock(&r->mu);
     r->done++;
     if (t.out.converged)
@@ -812,13 +877,10 @@ int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
     r.t0 = lg_clock_mono_ns();
     lg_hash_hex(o->suite->hash, hex);
 
-    if (o->suite->loop.kind != LG_LOOP_COMMAND) {
+    if (o->suite->loop.kind == LG_LOOP_NONE) {
         rc = LG_ERR(err, LG_EINPUT,
-                    o->suite->loop.kind == LG_LOOP_NONE
-                        ? "%s: no 'loop:' to run; add 'loop: {command: ...}' (see docs/suite.md)"
-                        : "%s: 'loop: builtin:' suites need the built-in engine, which this "
-                          "loopgate does not have yet; use 'loop: {command: ...}'",
-                    o->suite->path);
+                    "%s: no 'loop:' to run; add 'loop: {command: ...}' or 'loop: {builtin: "
+                    "...}' (see docs/suite.md)", o->suite->path);
         goto out;
     }
     if ((rc = lg_pricing_load_for_suite(o->suite, &r.pricing, err)))
