@@ -606,6 +606,42 @@ out:
     return rc;
 }
 
+/* Record modes: the trace's copy of the session gets the harness's verdict
+ * as its last `end` event, so `loopgate show` and exports tell the outcome.
+ * The session is committed again with one more event; its bodies are
+ * content-addressed, so nothing but the event list is written twice. */
+static int append_verdict(trial *t, lg_err *err)
+{
+    runner *r = t->r;
+    lg_store_session *w = NULL;
+    lg_session_desc d = {t->key, r->info->id, r->o->suite->name, t->j.case_index, t->j.trial, 0};
+    lg_event end = lg_event_make(LG_EVENT_END);
+    const lg_session_info *info;
+    int rc;
+
+    if (!t->rep.committed || !t->reader || !r->store)
+        return 0;
+    info = lg_session_reader_info(t->reader);
+    d.started_ms = info->started_ms;
+    if ((rc = lg_store_session_begin(r->store, &d, &w, err)))
+        return rc;
+    for (size_t i = 0; i < t->n_events; i++) {
+        if ((rc = lg_store_session_append(w, t->events[i], NULL, NULL, err))) {
+            lg_store_session_abort(w);
+            return rc;
+        }
+    }
+    end.t_us = t->n_events ? t->events[t->n_events - 1]->t_us : 0;
+    end.end.reason = lg_term_reason_name(t->out.reason);
+    end.end.converged = t->out.converged;
+    end.end.error = t->out.converged ? NULL : t->out.detail;
+    if ((rc = lg_store_session_append(w, &end, NULL, NULL, err))) {
+        lg_store_session_abort(w);
+        return rc;
+    }
+    return lg_store_session_commit(w, NULL, err);
+}
+
 /* Runs one trial from start to committed outcome. An error return is a
  * harness failure (stops the run); loop failures are outcomes. */
 static int run_trial(runner *r, job j, bool *committed, lg_err *err)
@@ -669,6 +705,8 @@ static int run_trial(runner *r, job j, bool *committed, lg_err *err)
     pthread_mutex_unlock(&r->mu);
     uint64_t t_close = lg_clock_mono_ns();
     if ((rc = analyse_session(&t, err)) || (rc = judge(&t, err)))
+        goto out;
+    if ((rc = append_verdict(&t, err)))
         goto out;
     uint64_t t_judge = lg_clock_mono_ns();
     t.out.wall_ms = (double)(lg_clock_mono_ns() - t0) / 1e6;
