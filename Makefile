@@ -34,6 +34,7 @@ test-asan: setup $(ASAN_BUILD)/build.ninja
 		scripts/test $(ASAN_BUILD)
 
 bench: build
+	@scripts/setup --bench
 	@bench/run all --out bench/results
 
 clean:

@@ -379,7 +379,7 @@ static int call_model(run *r, lg_turn *turn)
                 goto out;
             }
             retryable = true; /* a broken 200 (cut, garbage): try again */
-            snprintf(why, sizeof why, "HTTP 200 with an unusable body: %s", perr.msg);
+            snprintf(why, sizeof why, "HTTP 200 with an unusable body: %.400s", perr.msg);
         } else {
             char sum[300];
             error_summary(&resp, sum, sizeof sum);

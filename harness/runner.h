@@ -62,6 +62,8 @@ typedef struct lg_run_opts {
     FILE *progress_out;         /* where progress goes (stderr) */
     volatile sig_atomic_t *interrupt; /* set by the caller's signal handler */
     const json_t *flags;        /* the command line, stored with the run (borrowed) */
+    const char *const *approvals; /* built-in loops: approved tool names (borrowed) */
+    size_t n_approvals;
 } lg_run_opts;
 
 typedef struct lg_run_result {

@@ -539,12 +539,14 @@ static void do_replay(reqctx *c, lg_httpd_req *r)
                         c->call, err.msg);
         return;
     }
-    serve_recorded(c->p, r, &ev->model, c->t0);
-    if (s->w) { /* record-missing: the new session keeps what was replayed */
+    /* record-missing keeps what was replayed in the new session, replay in
+     * the run's log; stored first, so the loop's next event comes after it */
+    if (s->w) {
         lg_event copy = *ev;
         copy.t_us = (c->t0 - s->t0) / 1000;
         store_event(s, &copy);
     }
+    serve_recorded(c->p, r, &ev->model, c->t0);
 }
 
 /* Reports a divergence; answers 409 unless `live`. */
@@ -748,13 +750,71 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
                  (unsigned long long)((f.deadline - c->t0) / 1000000ULL));
     }
     const char *fault = lg_upstream_fault_name(res.fault);
+    /* The event is stored BEFORE the client sees the end of the response:
+     * a loop that reacts at once (posts a tool event, sends the next call)
+     * must find this call already in the session, in order. */
+    int gw_status = 0;
     if (f.sse) {
         lg_err e2 = LG_ERR_INIT;
         (void)!lg_sse_finish(f.framer, fwd_event, &f, &e2);
+    } else if (res.head_delivered) {
+        lg_pusage_body(f.usage, f.raw.data, f.raw.len);
+        if (f.record && lg_redact_body(p->o.redact, f.raw.data, f.raw.len, &f.stored, NULL, &err))
+            f.oom = true;
+    } else {
+        /* no response at all: answer as a gateway, and record that answer */
+        gw_status = res.fault == LG_UPSTREAM_TIMEOUT ? 504 : 502;
+        json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "loopgate_upstream_fault",
+                              "fault", fault ? fault : "error", "message",
+                              res.detail[0] ? res.detail : "no response from upstream");
+        lg_buf_reset(&f.raw);
+        if (!j || lg_json_dump_canonical(j, &f.raw, NULL))
+            lg_buf_reset(&f.raw);
+        json_decref(j);
+        f.status = gw_status;
+        lg_http_headers_release(&f.hdrs);
+        (void)!lg_http_headers_add(&f.hdrs, "content-type", "application/json");
+        lg_buf_reset(&f.stored);
+        if (f.record && lg_buf_append(&f.stored, f.raw.data, f.raw.len))
+            f.oom = true;
+        lg_warn("proxy: session '%s', call %zu: upstream %s: %s", s->key, c->call,
+                fault ? fault : "error", res.detail);
+    }
+    if (f.record && f.oom)
+        lg_warn("proxy: session '%s', call %zu: response too large to record", s->key, c->call);
+    if (f.record && !f.oom) {
+        hjson = headers_json(p, &f.hdrs);
+        lg_pusage_result u;
+        lg_pusage_get(f.usage, &u);
+        lg_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = LG_EVENT_MODEL;
+        ev.t_us = (c->t0 - s->t0) / 1000;
+        ev.model.provider = u.provider;
+        ev.model.method = lg_httpd_req_method(r);
+        ev.model.path = c->target;
+        ev.model.model = u.model[0] ? u.model : NULL;
+        ev.model.request.data = c->redacted.data;
+        ev.model.request.len = c->redacted.len;
+        ev.model.fingerprint = c->fp;
+        ev.model.status = f.status;
+        ev.model.fault = fault;
+        ev.model.headers = hjson;
+        ev.model.response.data = f.stored.data;
+        ev.model.response.len = f.stored.len;
+        ev.model.chunks = f.sse ? f.chunks : NULL;
+        ev.model.n_chunks = f.sse ? f.nchunks : 0;
+        ev.model.usage.in = u.in;
+        ev.model.usage.out = u.out;
+        ev.model.usage.cached = u.cached;
+        ev.model.latency_us = res.total_us;
+        store_event(s, &ev);
+    }
+    /* now the client gets the end of it */
+    if (f.sse) {
         lg_httpd_stream_end(f.st, res.fault == LG_UPSTREAM_OK);
         f.st = NULL;
     } else if (res.head_delivered) {
-        lg_pusage_body(f.usage, f.raw.data, f.raw.len);
         if (res.fault == LG_UPSTREAM_OK) {
             if (lg_httpd_respond(r, f.status, &f.hdrs, f.raw.data, f.raw.len, &err))
                 lg_warn("proxy: %s", err.msg);
@@ -765,59 +825,9 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
                 lg_httpd_stream_end(st, false);
             }
         }
-        if (f.record && lg_redact_body(p->o.redact, f.raw.data, f.raw.len, &f.stored, NULL, &err))
-            f.oom = true;
-    } else {
-        /* no response at all: answer as a gateway, and record that answer */
-        int status = res.fault == LG_UPSTREAM_TIMEOUT ? 504 : 502;
-        json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "loopgate_upstream_fault",
-                              "fault", fault ? fault : "error", "message",
-                              res.detail[0] ? res.detail : "no response from upstream");
-        lg_buf_reset(&f.raw);
-        if (!j || lg_json_dump_canonical(j, &f.raw, NULL) || respond_json(r, status, &f.raw, false))
-            respond_problem(r, status, "loopgate_upstream_fault", "%s", res.detail);
-        json_decref(j);
-        f.status = status;
-        lg_http_headers_release(&f.hdrs);
-        (void)!lg_http_headers_add(&f.hdrs, "content-type", "application/json");
-        lg_buf_reset(&f.stored);
-        if (f.record && lg_buf_append(&f.stored, f.raw.data, f.raw.len))
-            f.oom = true;
-        lg_warn("proxy: session '%s', call %zu: upstream %s: %s", s->key, c->call,
-                fault ? fault : "error", res.detail);
+    } else if (!f.raw.len || respond_json(r, gw_status, &f.raw, false)) {
+        respond_problem(r, gw_status, "loopgate_upstream_fault", "%s", res.detail);
     }
-    if (!f.record)
-        goto out;
-    if (f.oom) {
-        lg_warn("proxy: session '%s', call %zu: response too large to record", s->key, c->call);
-        goto out;
-    }
-    hjson = headers_json(p, &f.hdrs);
-    lg_pusage_result u;
-    lg_pusage_get(f.usage, &u);
-    lg_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = LG_EVENT_MODEL;
-    ev.t_us = (c->t0 - s->t0) / 1000;
-    ev.model.provider = u.provider;
-    ev.model.method = lg_httpd_req_method(r);
-    ev.model.path = c->target;
-    ev.model.model = u.model[0] ? u.model : NULL;
-    ev.model.request.data = c->redacted.data;
-    ev.model.request.len = c->redacted.len;
-    ev.model.fingerprint = c->fp;
-    ev.model.status = f.status;
-    ev.model.fault = fault;
-    ev.model.headers = hjson;
-    ev.model.response.data = f.stored.data;
-    ev.model.response.len = f.stored.len;
-    ev.model.chunks = f.sse ? f.chunks : NULL;
-    ev.model.n_chunks = f.sse ? f.nchunks : 0;
-    ev.model.usage.in = u.in;
-    ev.model.usage.out = u.out;
-    ev.model.usage.cached = u.cached;
-    ev.model.latency_us = res.total_us;
-    store_event(s, &ev);
 out:
     if (f.st)
         lg_httpd_stream_end(f.st, false);

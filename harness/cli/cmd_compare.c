@@ -73,21 +73,8 @@ int cmd_compare(int argc, char **argv)
     co.alpha = 0.05;
     co.drop = 0.05;
     co.rule = LG_CASE_MAJORITY;
-    /* options may come before or after the positional arguments */
-    for (;;) {
-        c = lg_cli_getopt(argc, argv, "+f:o:", opts, "compare", cmd_compare_usage);
-        if (c == -1) {
-            bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
-            if (optind >= argc)
-                break;
-            do {
-                if (npos < MAX_POS)
-                    pos[npos] = argv[optind];
-                npos++;
-                optind++;
-            } while (dashdash && optind < argc);
-            continue;
-        }
+    /* options may come before or after the operands (lg_cli_getopt permutes) */
+    while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "compare", cmd_compare_usage)) != -1) {
         switch (c) {
         case 'f':
             if (!lg_cli_parse_format("compare", optarg, &format))
@@ -126,6 +113,9 @@ int cmd_compare(int argc, char **argv)
             return LG_EXIT_USAGE;
         }
     }
+    for (; optind < argc; optind++, npos++)
+        if (npos < MAX_POS)
+            pos[npos] = argv[optind];
     if (npos < 2)
         return lg_cli_usage_error("compare", "missing %s (loopgate compare BASE CANDIDATE)",
                                   npos == 0 ? "BASE and CANDIDATE" : "CANDIDATE");

@@ -64,21 +64,8 @@ int cmd_report(int argc, char **argv)
     size_t npos = 0;
     int c, rc = LG_EXIT_OK;
 
-    /* options may come before or after the positional arguments */
-    for (;;) {
-        c = lg_cli_getopt(argc, argv, "+f:o:", opts, "report", cmd_report_usage);
-        if (c == -1) {
-            bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
-            if (optind >= argc)
-                break;
-            do {
-                if (npos < MAX_POS)
-                    pos[npos] = argv[optind];
-                npos++;
-                optind++;
-            } while (dashdash && optind < argc);
-            continue;
-        }
+    /* options may come before or after the operands (lg_cli_getopt permutes) */
+    while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "report", cmd_report_usage)) != -1) {
         switch (c) {
         case 'f':
             if (!lg_cli_parse_format("report", optarg, &format))
@@ -99,6 +86,9 @@ int cmd_report(int argc, char **argv)
             return LG_EXIT_USAGE;
         }
     }
+    for (; optind < argc; optind++, npos++)
+        if (npos < MAX_POS)
+            pos[npos] = argv[optind];
     if (npos > 1)
         return lg_cli_usage_error("report", "unexpected argument '%s' (one run at a time)",
                                   pos[1]);

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "harness/gate.h"
+#include "harness/loop.h"
 #include "harness/runner.h"
 #include "harness/sim.h"
 #include "harness/sim_model.h"
@@ -57,6 +58,10 @@ const char cmd_run_usage[] =
     "                            'sim': loopgate's simulated model, in process, behaving\n"
     "                            as the suite's `sim:` block says (offline, no key)\n"
     "      --keep-workdirs       keep the work directories of converged trials too\n"
+    "      --approve TOOL        built-in loops: approve the 'requires_approval' tool\n"
+    "                            TOOL for every trial (repeatable)\n"
+    "      --approvals FILE      built-in loops: approve the tools named in FILE (one\n"
+    "                            per line, '#' comments)\n"
     "      --no-progress         no progress line on stderr\n"
     "\n"
     "Results and gates:\n"
@@ -74,6 +79,10 @@ const char cmd_run_usage[] =
     "runs in the current directory. Its answer is $LOOPGATE_WORKDIR/answer, else\n"
     "its standard output.\n"
     "\n"
+    "A 'loop: builtin:' suite runs in loopgate's own loop engine instead (docs/suite.md,\n"
+    "\"Built-in loops\"): its model calls go through the same proxy session, its tools\n"
+    "run in the work directory, and its answer is its final answer.\n"
+    "\n"
     "Exit status: 0 every gate passed; 1 a gate failed, a trial diverged from the\n"
     "recording, or the budget ran out; 2 bad usage or input; 3 internal error;\n"
     "130 interrupted (partial results are kept: finish with --resume).\n";
@@ -89,7 +98,7 @@ static void on_signal(int sig)
 enum {
     O_RECORD = 256, O_REPLAY, O_RECMISS, O_LIVE, O_CASES, O_FROM, O_TRIALS, O_SEED, O_SHARD,
     O_TIMEOUT, O_ONDIV, O_UNUSED, O_MAXCOST, O_UPSTREAM, O_KEEP, O_NOPROG, O_RESULTS,
-    O_RESUME, O_RUNID, O_GATE, O_BASELINE, O_ALPHA, O_REPORTDIR,
+    O_RESUME, O_RUNID, O_GATE, O_BASELINE, O_ALPHA, O_REPORTDIR, O_APPROVE, O_APPROVALS,
 };
 
 static const struct option run_opts[] = {
@@ -117,6 +126,8 @@ static const struct option run_opts[] = {
     {"baseline", required_argument, NULL, O_BASELINE},
     {"alpha", required_argument, NULL, O_ALPHA},
     {"report-dir", required_argument, NULL, O_REPORTDIR},
+    {"approve", required_argument, NULL, O_APPROVE},
+    {"approvals", required_argument, NULL, O_APPROVALS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -166,6 +177,9 @@ int cmd_run(int argc, char **argv)
     const char *mode_flag = NULL, *trace = NULL, *baseline = NULL, *report_dir = NULL;
     const char **gate_args = NULL;
     size_t n_gate_args = 0;
+    char **approvals = NULL;
+    size_t n_approvals = 0;
+    const char *approvals_file = NULL;
     lg_gate **gates = NULL;
     lg_rundoc_gate *gres = NULL;
     size_t ngates = 0;
@@ -206,7 +220,7 @@ int cmd_run(int argc, char **argv)
         }
         /* the command line, kept with the run */
         for (const struct option *op = run_opts; op->name; op++)
-            if (op->val == c && op->val != O_GATE)
+            if (op->val == c && op->val != O_GATE && op->val != O_APPROVE)
                 json_object_set_new(flags, op->name,
                                     optarg ? json_string(optarg) : json_true());
         switch (c) {
@@ -317,6 +331,20 @@ int cmd_run(int argc, char **argv)
             }
             break;
         case O_REPORTDIR: report_dir = optarg; break;
+        case O_APPROVE: {
+            char **na = realloc(approvals, (n_approvals + 2) * sizeof *na);
+            if (!na || !(na[n_approvals] = strdup(optarg))) {
+                if (na)
+                    approvals = na;
+                fprintf(stderr, "loopgate run: out of memory\n");
+                exit_code = LG_EXIT_INTERNAL;
+                goto out;
+            }
+            approvals = na;
+            approvals[++n_approvals] = NULL;
+            break;
+        }
+        case O_APPROVALS: approvals_file = optarg; break;
         default:
             exit_code = LG_EXIT_USAGE;
             goto out;
@@ -332,6 +360,14 @@ int cmd_run(int argc, char **argv)
     }
     if (n_gate_args)
         json_object_set_new(flags, "gate", json_null());
+    if (n_approvals) {
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < n_approvals; i++)
+            json_array_append_new(list, json_string(approvals[i]));
+        json_object_set_new(flags, "approve", list ? list : json_null());
+    }
+    if (approvals_file && (rc = lg_loop_approvals_load(approvals_file, &approvals, &n_approvals, &err)))
+        goto fail;
     if ((rc = lg_suite_load(argv[optind], &suite, &err)))
         goto fail;
     o.suite = suite;
@@ -412,6 +448,8 @@ int cmd_run(int argc, char **argv)
     }
 
     o.flags = flags;
+    o.approvals = (const char *const *)approvals;
+    o.n_approvals = n_approvals;
     o.progress = no_progress ? 0 : (isatty(2) ? 2 : 1);
     o.interrupt = &interrupted;
     memset(&sa, 0, sizeof sa);
@@ -535,6 +573,7 @@ out:
     free(gates);
     free(gres);
     free(gate_args);
+    lg_loop_approvals_free(approvals);
     lg_rundoc_free(doc);
     lg_rundoc_free(base);
     lg_run_result_free(res);

@@ -85,7 +85,7 @@ lg_expect_eq "stored attempts" "$(grep -c '"type":"model"' "$LG_TMP/export.jsonl
 echo "ok: the SDKs retried $((RECORDED - 9)) rate-limited calls, all recorded"
 
 # ---- the replayed 429 carries the recorded headers: send the first request
-# of a session that met a 429 first, as curl, to a replay proxy of its own
+# of a session that met a 429 first, raw, to a replay proxy of its own
 first=$(python3 - "$LG_TMP/export.jsonl" "$LG_TMP/first.json" <<'EOF'
 import json, sys
 for line in open(sys.argv[1], encoding="utf-8"):
@@ -99,16 +99,27 @@ EOF
 set -- $first
 if [ $# -eq 2 ]; then
     lg_start px "$LOOPGATE" proxy --mode replay --store "$STORE"
-    curl -s -D "$LG_TMP/first.head" -o "$LG_TMP/first.body" -H "X-Loopgate-Session: $1" \
-        -H "content-type: application/json" --data-binary "@$LG_TMP/first.json" \
-        "http://127.0.0.1:$px_PORT$2" || lg_fail "curl to the replay proxy failed"
+    python3 - "http://127.0.0.1:$px_PORT$2" "$1" "$LG_TMP/first.json" >"$LG_TMP/first.head" <<'EOF' ||
+import sys, urllib.error, urllib.request
+url, session, body = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()
+req = urllib.request.Request(url, data=body, method="POST", headers={
+    "X-Loopgate-Session": session, "content-type": "application/json"})
+try:
+    r = urllib.request.urlopen(req, timeout=10)
+except urllib.error.HTTPError as e:
+    r = e
+print(f"HTTP/1.1 {r.status}")
+for k, v in r.headers.items():
+    print(f"{k.lower()}: {v}")
+EOF
+        lg_fail "the request to the replay proxy failed"
     lg_stop px
     head -n 1 "$LG_TMP/first.head" | grep -q " 429" || lg_fail "replayed status: $(head -n 1 "$LG_TMP/first.head")"
     grep -qi '^retry-after: [0-9]' "$LG_TMP/first.head" || lg_fail "no retry-after replayed"
     grep -qi '^retry-after-ms: 30' "$LG_TMP/first.head" || lg_fail "no retry-after-ms replayed"
     echo "ok: replayed 429 of $1 with its retry-after headers"
 else
-    echo "note: no session met a 429 on its first call; header replay checked through the SDKs only"
+    lg_fail "no session met a 429 on its first call (did the sim's fault draws change? pick a --seed that gives one)"
 fi
 
 # ---- replay through the SDKs: they retry the recorded 429s again
