@@ -202,6 +202,25 @@ static void gaps(lg_sim_config *c)
     c->latency_ms = 40;
 }
 
+/* Median overshoot of a 2 ms sleep, in ms: how late this machine wakes
+ * a thread right now. */
+static double sleep_jitter_ms(void)
+{
+    double v[15];
+    for (int i = 0; i < 15; i++) {
+        uint64_t a = lg_clock_mono_ns();
+        lg_clock_sleep_ns(2000000);
+        v[i] = (double)(lg_clock_mono_ns() - a) / 1e6 - 2.0;
+    }
+    for (int q = 1; q < 15; q++)
+        for (int k = q; k > 0 && v[k - 1] > v[k]; k--) {
+            double t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    return v[7] > 0 ? v[7] : 0;
+}
+
 Test(proxy, record_then_replay_gives_identical_responses_and_pace)
 {
     unsigned sp = start_sim(gaps);
@@ -285,8 +304,22 @@ Test(proxy, record_then_replay_gives_identical_responses_and_pace)
                     terr[k] = terr[k - 1];
                     terr[k - 1] = t;
                 }
-            cr_expect_lt(terr[m / 2], 5.0, "median timing error %.2f ms", terr[m / 2]);
-            cr_expect_lt(worst, 30.0, "worst timing error %.2f ms", worst);
+            /* "a few milliseconds" on a quiet machine; on a loaded one
+             * (sanitizers, parallel jobs) the bound grows with the
+             * scheduling jitter measured here, never past a third of the
+             * recorded time to the last chunk, so `--pace fast` (arrivals
+             * near 0) still fails */
+            double jit = sleep_jitter_ms();
+            double tol = jit * 3 > 5.0 ? jit * 3 : 5.0, wtol = jit * 10 > 30.0 ? jit * 10 : 30.0;
+            if (tol > rt[nch - 1] / 3)
+                tol = rt[nch - 1] / 3;
+            if (wtol < tol)
+                wtol = tol;
+            cr_expect_lt(terr[m / 2], tol, "median timing error %.2f ms (bound %.1f, jitter %.2f)",
+                         terr[m / 2], tol, jit);
+            cr_expect_lt(worst, wtol, "worst timing error %.2f ms (bound %.1f)", worst, wtol);
+            cr_expect_gt(rep.t[nch - 1], rt[nch - 1] * 0.8, "the last chunk came too early: %.1f ms, recorded %.1f ms",
+                         rep.t[nch - 1], rt[nch - 1]);
             cr_expect_gt(rt[0], 35.0, "time to first chunk %.1f ms should include the latency", rt[0]);
         }
         resp_release(&rep);
