@@ -132,22 +132,28 @@ static const struct option run_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Writes every report format into DIR/report.EXT. */
+/* Writes every report format into DIR/report.EXT (rendered on two threads). */
 static int write_reports(const lg_rundoc *doc, const char *dir, lg_err *err)
 {
-    int rc = lg_fs_mkdir_p(dir, err);
+    lg_buf outs[LG_REPORT_FORMAT_COUNT];
+    lg_report_opts ro = {0};
+    int rc;
+
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++)
+        lg_buf_init(&outs[f]);
+    rc = lg_fs_mkdir_p(dir, err);
+    if (!rc)
+        rc = lg_report_render_all(doc, &ro, outs, err);
     for (int f = 0; !rc && f < LG_REPORT_FORMAT_COUNT; f++) {
-        lg_buf out = LG_BUF_INIT, path = LG_BUF_INIT;
-        lg_report_opts ro = {0};
+        lg_buf path = LG_BUF_INIT;
         if (lg_buf_appendf(&path, "%s/report.%s", dir, lg_report_format_ext((lg_report_format)f)))
             rc = LG_ERR(err, LG_ENOMEM, "out of memory");
         if (!rc)
-            rc = lg_report_render(doc, (lg_report_format)f, &ro, &out, err);
-        if (!rc)
-            rc = lg_fs_write_file_atomic(path.data, lg_buf_cstr(&out), out.len, err);
-        lg_buf_release(&out);
+            rc = lg_fs_write_file_atomic(path.data, lg_buf_cstr(&outs[f]), outs[f].len, err);
         lg_buf_release(&path);
     }
+    for (int f = 0; f < LG_REPORT_FORMAT_COUNT; f++)
+        lg_buf_release(&outs[f]);
     return rc;
 }
 
