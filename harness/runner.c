@@ -381,12 +381,22 @@ static int analyse_session(trial *t, lg_err *err)
                 o->tokens_out += (uint64_t)m->usage.out;
             if (m->usage.cached > 0)
                 o->tokens_cached += (uint64_t)m->usage.cached;
-            if (m->status >= 200 && m->status < 300 && m->usage.in >= 0 &&
-                lg_pricing_cost(r->pricing, m->model, m->usage.in, m->usage.out, m->usage.cached,
-                                &usd))
-                cost += usd;
-            else if (m->status >= 200 && m->status < 300)
-                cost_known = false;
+            /* Unknown cost means an unpriced model, never a missing usage
+             * block: a failed or cut call without usage adds nothing we
+             * could bill, whatever the model. */
+            if (m->status >= 200 && m->status < 300 && !m->fault) {
+                if (!lg_pricing_cost(r->pricing, m->model, m->usage.in, m->usage.out,
+                                     m->usage.cached, &usd))
+                    cost_known = false;
+                else if (m->usage.in >= 0 || m->usage.out >= 0)
+                    cost += usd;
+            } else if (m->usage.in > 0 || m->usage.out > 0) {
+                if (lg_pricing_cost(r->pricing, m->model, m->usage.in, m->usage.out,
+                                    m->usage.cached, &usd))
+                    cost += usd;
+                else
+                    cost_known = false;
+            }
             tl_add(t->timeline, ev->t_us, "model", "%s %s -> %d%s%s", m->method, m->path,
                    m->status, m->fault ? " " : "", m->fault ? m->fault : "");
             break;
@@ -1004,6 +1014,20 @@ int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
             break;
         }
     }
+    /* Wait for the workers; an interrupt from the caller's signal handler
+     * stops the running trials too (their children are in their own
+     * process groups: the terminal's SIGINT never reaches them). */
+    for (;;) {
+        bool idle;
+        pthread_mutex_lock(&r.mu);
+        idle = r.running == 0 && (r.next >= r.njobs || should_stop(&r) || r.budget_stop);
+        pthread_mutex_unlock(&r.mu);
+        if (o->interrupt && *o->interrupt)
+            r.cancel = 1;
+        if (idle)
+            break;
+        lg_clock_sleep_ns(20000000);
+    }
     for (uint32_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     pthread_mutex_lock(&r.mu);
@@ -1026,6 +1050,7 @@ int lg_run(const lg_run_opts *o, lg_run_result **out, lg_err *err)
     else
         res->status = strdup("finished");
     res->interrupted_trials = r.interrupted + (uint32_t)(r.njobs - r.next);
+    res->stopped_trials = r.interrupted;
     if (res->status && strcmp(res->status, "finished") == 0)
         res->interrupted_trials = 0;
     res->cost_so_far = r.cost_known;

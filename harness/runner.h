@@ -10,7 +10,10 @@
  * the session (committing the trace in record modes), validates the answer,
  * checks the invariants, prices the tokens, and commits the outcome to the
  * results DB at once. A crash or a hang is an outcome, never a failure of
- * the run. Trials run on `jobs` threads.
+ * the run. Trials run on `jobs` threads. A `loop: builtin:` suite runs the
+ * built-in engine (harness/loop.h) in the trial's thread instead of a
+ * command, through the same session; its termination reason and detail
+ * become the outcome's, and its final answer is validated.
  *
  * The caller (the CLI) owns signal handling: it points `interrupt` at a
  * flag its SIGINT/SIGTERM handler sets; the runner then starts no new trial,
@@ -71,7 +74,8 @@ typedef struct lg_run_result {
     lg_outcome_set *outcomes;   /* every outcome of the run, resumed ones included (owned) */
     lg_metrics *metrics;        /* computed over `outcomes` (owned) */
     char *status;               /* "finished", "interrupted", "budget_exhausted" (owned) */
-    uint32_t interrupted_trials;/* stopped by the interrupt, not committed */
+    uint32_t interrupted_trials;/* not committed because of the interrupt (stopped + not started) */
+    uint32_t stopped_trials;    /* of those, running ones the interrupt stopped */
     uint32_t skipped_trials;    /* already committed (resume) */
     uint32_t unused_calls;      /* replay: recorded calls nobody asked for */
     double cost_so_far;         /* known cost of this invocation's trials */

@@ -565,9 +565,10 @@ int cmd_run(int argc, char **argv)
         exit_code = LG_EXIT_GATE;
     }
     if (strcmp(res->status, "interrupted") == 0) {
-        fprintf(stderr, "loopgate: interrupted: %u trial(s) not run; finish with "
-                        "'loopgate run %s --resume %s' and the same flags\n",
-                res->interrupted_trials, argv[optind], res->info->id);
+        fprintf(stderr, "loopgate: interrupted: %u running trial(s) stopped, %u not started; "
+                        "finish with 'loopgate run %s --resume %s' and the same flags\n",
+                res->stopped_trials, res->interrupted_trials - res->stopped_trials, argv[optind],
+                res->info->id);
         exit_code = 130;
     }
     goto out;

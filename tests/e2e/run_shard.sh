@@ -40,21 +40,28 @@ if "$LOOPGATE" merge "$LG_TMP/m2.lgt" "$LG_TMP/s1.lgt" "$LG_TMP/s1.lgt" 2>"$LG_T
 fi
 grep -q "already in another input" "$LG_TMP/dup.err" || lg_fail "unclear message: $(cat "$LG_TMP/dup.err")"
 
-# SIGINT: exit 130, finished trials kept, resume completes the run
-QUICK_SLEEP=0.3 "$LOOPGATE" run "$suite" --record "$LG_TMP/int.lgt" --upstream $up \
+# SIGINT: exit 130, running trials stopped (a stopped loop never writes
+# its mark), finished trials kept, resume completes the run
+mkdir "$LG_TMP/marks"
+QUICK_MARK="$LG_TMP/marks" QUICK_SLEEP=1 "$LOOPGATE" run "$suite" --record "$LG_TMP/int.lgt" --upstream $up \
     --results "$LG_TMP/int.db" --run-id int --no-progress -j 2 >"$LG_TMP/int.out" 2>"$LG_TMP/int.err" &
 pid=$!
-sleep 1.5
+sleep 2.5
 kill -INT "$pid"
 set +e
 wait "$pid"
 rc=$?
 set -e
 lg_expect_eq "exit status after SIGINT" "$rc" 130
-grep -q "interrupted" "$LG_TMP/int.err" || lg_fail "no interruption message: $(cat "$LG_TMP/int.err")"
+stopped=$(sed -n 's/.*interrupted: \([0-9]*\) running trial(s) stopped.*/\1/p' "$LG_TMP/int.err")
+[ -n "$stopped" ] && [ "$stopped" -ge 1 ] ||
+    lg_fail "SIGINT did not stop the running trials: $(cat "$LG_TMP/int.err")"
+echo "ok: SIGINT stopped $stopped running trial(s)"
 part=$(outcomes "$LG_TMP/int.db" int | wc -l)
 [ "$part" -gt 0 ] && [ "$part" -lt 60 ] || lg_fail "partial results: $part outcomes"
 echo "ok: $part outcomes kept after SIGINT"
+sleep 1.5   # a loop the runner failed to stop would write its mark by now
+lg_expect_eq "loops that finished (the rest were stopped)" "$(ls "$LG_TMP/marks" | wc -l)" "$part"
 "$LOOPGATE" run "$suite" --record "$LG_TMP/int.lgt" --upstream $up --results "$LG_TMP/int.db" \
     --resume int --no-progress -j 2 >/dev/null
 outcomes "$LG_TMP/int.db" int >"$LG_TMP/int.txt"
