@@ -17,7 +17,11 @@ The loop under test, in plain Python (standard library only). Per trial:
 The gate is external: the model never grades itself. Whether the function
 is right is for the suite's validator (examples/codegen_check.py, with a
 hidden test) to say. Events reported to loopgate: `iteration` per model
-call, `tool` write_file per file written, `verify` per compile, `end`.
+call, `tool` write_file per file written (it is written in a replay too:
+the validator reads it), `verify` per compile, `end`. The compile itself
+goes through loopgate's tool gate (tool `py_compile`, its arguments the
+source): a replay gets the recorded compiler output instead of running it,
+so the fed-back messages are the recording's whatever python3 CI has.
 """
 import os
 import re
@@ -62,20 +66,30 @@ def main():
         code = m.group(1)
         with open(os.path.join(workdir, "solution.py"), "w", encoding="utf-8") as f:
             f.write(code)
+        # not a process: no exit code, so a replay writes the file too
         lg_client.event("tool", name="write_file",
                         args={"path": "solution.py", "content": code},
-                        stdout="wrote %d bytes" % len(code.encode()), exit_code=0)
-        # the gate; a relative path, so the message is the same in every work directory
-        gate = subprocess.run([sys.executable, "-m", "py_compile", "solution.py"],
-                              cwd=workdir, capture_output=True, text=True, timeout=60)
-        lg_client.event("verify", **{"pass": gate.returncode == 0,
-                                     "message": gate.stderr[-2000:]})
-        if gate.returncode == 0:
+                        stdout="wrote %d bytes" % len(code.encode()))
+
+        def compile_it():
+            # a relative path, so the message is the same in every work directory
+            r = subprocess.run([sys.executable, "-S", "-m", "py_compile", "solution.py"],
+                               cwd=workdir, capture_output=True, text=True, timeout=60)
+            return r.stderr, r.returncode
+        try:
+            errors, status, _ = lg_client.tool("py_compile", {"path": "solution.py",
+                                                              "source": code}, compile_it)
+        except lg_client.Diverged as e:
+            lg_client.event("end", reason="fatal_error", error=str(e)[:300])
+            print("the compile step diverged from the recording: %s" % e, file=sys.stderr)
+            return 1
+        lg_client.event("verify", **{"pass": status == 0, "message": errors[-2000:]})
+        if status == 0:
             lg_client.event("end", reason="success", converged=True)
             print("solution.py")
             return 0
         messages.append({"role": "user", "content":
-                         "python3 -m py_compile solution.py failed:\n" + gate.stderr +
+                         "python3 -m py_compile solution.py failed:\n" + errors +
                          "\nFix the module and reply with the whole file."})
     lg_client.event("end", reason="max_iterations",
                     error="solution.py still does not compile after %d iterations"

@@ -21,8 +21,8 @@ def main():
     if not os.path.exists(os.path.join(workdir, "solution.py")):
         print("no solution.py in the work directory")
         return 1
-    steps = [("compile", [sys.executable, "-m", "py_compile", "solution.py"]),
-             ("hidden test", [sys.executable, "-c", case["test"]])]
+    steps = [("compile", [sys.executable, "-S", "-m", "py_compile", "solution.py"]),
+             ("hidden test", [sys.executable, "-S", "-c", case["test"]])]
     for name, argv in steps:
         try:
             r = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=20)

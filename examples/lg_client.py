@@ -6,6 +6,11 @@
   capped at 2 s); anything else (400, 401, a 409 replay divergence) is final.
 - event(): reports a loop event to loopgate (POST $LOOPGATE_URL/event); a
   no-op when the agent runs without loopgate.
+- tool(): runs a tool through loopgate's tool gate (POST $LOOPGATE_URL/tool):
+  when replaying, the recorded result comes back and the tool does not run
+  (no refund is issued twice, no compiler version matters); a repeated
+  idempotency key gets the first result; otherwise the tool runs here and
+  its result is reported as a `tool` event.
 - case(): the case the harness gave ($LOOPGATE_CASE), hidden fields removed.
 
 Plain http:// URLs (loopgate's proxy on 127.0.0.1) are spoken with a socket
@@ -151,6 +156,45 @@ def event(kind, **fields):
         return
     fields["type"] = kind
     post_json(LOOPGATE_URL + "/event", fields, timeout=30)
+
+
+class Diverged(Exception):
+    """Replay: the loop asked for something the recording does not have."""
+
+
+_local_results = {}  # idempotency key -> result, when running without loopgate
+
+
+def tool(name, args, run, idem_key=None):
+    """Runs `run()` (returning (stdout, exit_code)) as tool `name` with `args`.
+
+    Returns (stdout, exit_code, how): how is "ran", "replayed" (the
+    recording's result; it did not run) or "idempotent" (the first result of
+    `idem_key`; it did not run again).
+    """
+    if LOOPGATE_URL:
+        req = {"name": name, "args": args}
+        if idem_key:
+            req["idem_key"] = idem_key
+        try:
+            ans = post_json(LOOPGATE_URL + "/tool", req, timeout=30)
+        except HTTPError as e:
+            if e.status == 409:
+                raise Diverged(str(e)) from e
+            raise
+        if ans.get("replay"):
+            return (ans.get("stdout") or "", int(ans.get("exit_code", 0)),
+                    "idempotent" if ans.get("idempotent") else "replayed")
+    elif idem_key in _local_results:
+        return _local_results[idem_key] + ("idempotent",)
+    out, code = run()
+    if idem_key:
+        _local_results[idem_key] = (out, code)
+    ev = {"name": name, "args": args, "stdout": out, "exit_code": code}
+    if idem_key:
+        ev["idempotency_key"] = idem_key
+    event("tool", **ev)
+    return out, code, "ran"
 
 
 def _retry_delay(headers, attempt):

@@ -16,9 +16,11 @@ The loop contract it keeps, and reports to loopgate (POST $LOOPGATE_URL/event):
   - every model call starts an `iteration` event; at most
     $REFUND_AGENT_MAX_ITERATIONS (default 8) iterations, then it stops with
     reason max_iterations;
-  - every tool that runs is a `tool` event with its arguments and result;
+  - every tool goes through loopgate's tool gate (POST $LOOPGATE_URL/tool):
+    recording, it runs and is reported as a `tool` event; replaying, the
+    recorded result comes back and nothing runs (no refund is issued in CI);
   - issue_refund is not idempotent: each call carries an idempotency key
-    (tool, arguments, session), and a repeated key returns the first result
+    (tool, arguments, session), and a repeated key gets the first result
     without refunding again (a `note` event says so);
   - the end: an `end` event with reason success, max_iterations or fatal_error.
 
@@ -72,11 +74,10 @@ TOOLS = [
 
 
 class Tools:
-    """The mock back office: deterministic, so a replay sees the same results."""
+    """The mock back office (a real agent would call its services here)."""
 
     def __init__(self, case):
         self.case = case
-        self.done = {}  # idempotency key -> first result
 
     def lookup_policy(self, args):
         return POLICY
@@ -93,21 +94,22 @@ class Tools:
                            "amount": args.get("amount"), "status": "issued"})
 
     def run(self, name, args):
-        """Returns (result text, ran, idempotency key or None); ran is False
-        when the key was seen before and the first result is returned."""
+        """Runs a tool call through loopgate's tool gate; returns its result."""
+        fn = {"lookup_policy": self.lookup_policy, "lookup_order": self.lookup_order,
+              "issue_refund": self.issue_refund}.get(name)
+        key = None
         if name == "issue_refund":
+            # not idempotent: the same refund in the same session must not run twice
             key = hashlib.sha256(json.dumps(
                 [name, args, os.environ.get("LOOPGATE_SESSION", "")],
                 sort_keys=True).encode()).hexdigest()[:16]
-            if key in self.done:
-                return self.done[key], False, key
-            result = self.issue_refund(args)
-            self.done[key] = result
-            return result, True, key
-        fn = {"lookup_policy": self.lookup_policy, "lookup_order": self.lookup_order}.get(name)
         if fn is None:
-            return json.dumps({"error": "unknown tool %s" % name}), True, None
-        return fn(args), True, None
+            return json.dumps({"error": "unknown tool %s" % name})
+        out, _, how = lg_client.tool(name, args, lambda: (fn(args), 0), idem_key=key)
+        if how == "idempotent":
+            lg_client.event("note", text="%s repeated with idempotency key %s: the first "
+                            "result, not run again" % (name, key))
+        return out
 
 
 def decision(text):
@@ -143,15 +145,12 @@ def main():
                     args = json.loads(call["function"].get("arguments") or "{}")
                 except json.JSONDecodeError:
                     args = {}
-                result, ran, key = tools.run(name, args)
-                if ran:
-                    ev = {"name": name, "args": args, "stdout": result, "exit_code": 0}
-                    if key:
-                        ev["idempotency_key"] = key
-                    lg_client.event("tool", **ev)
-                else:
-                    lg_client.event("note", text="%s repeated with idempotency key %s: "
-                                    "returned the first result, did not run again" % (name, key))
+                try:
+                    result = tools.run(name, args)
+                except lg_client.Diverged as e:
+                    lg_client.event("end", reason="fatal_error", error=str(e)[:300])
+                    print("tool call diverged from the recording: %s" % e, file=sys.stderr)
+                    return 1
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
             continue
         word = decision(msg.get("content"))

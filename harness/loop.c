@@ -427,7 +427,9 @@ static int call_model(run *r, lg_turn *turn)
                             "why", why));
         r->res->retries++;
         r->res->backoff_ms += d;
-        wait_ms(r, d);
+        /* a replayed failure: the wait is accounted, not slept */
+        if (!lg_http_headers_get(&resp.headers, "x-loopgate-replay"))
+            wait_ms(r, d);
     }
 out:
     lg_client_resp_release(&resp);
@@ -1473,10 +1475,11 @@ int lg_loop_approvals_load(const char *path, char ***names, size_t *n, lg_err *e
             continue;
         for (const char *q = s; q < t; q++)
             if (!(isalnum((unsigned char)*q) || *q == '_' || *q == '-')) {
+                rc = LG_ERR(err, LG_EINPUT, "%s:%d: '%.*s' is not a tool name (one name per "
+                            "line: letters, digits, '_' or '-'; '#' starts a comment)",
+                            path, line, (int)(t - s), s);
                 lg_buf_release(&b);
-                return LG_ERR(err, LG_EINPUT, "%s:%d: '%.*s' is not a tool name (one name per "
-                              "line: letters, digits, '_' or '-'; '#' starts a comment)",
-                              path, line, (int)(t - s), s);
+                return rc;
             }
         char **nn = realloc(*names, (*n + 2) * sizeof *nn);
         if (!nn) {

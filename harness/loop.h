@@ -28,7 +28,9 @@
  *             exponential backoff, delay = min(cap, base * 2^k) scaled by a
  *             PCG32 draw in [0.5, 1) seeded by (seed, case, trial), so a
  *             replay waits the same; at most max_retries per call, then
- *             fatal_error. 400/401/403/404/422 and other 4xx: fatal_error at
+ *             fatal_error (a replayed failure, marked x-loopgate-replay by
+ *             the proxy, is accounted the same wait but not slept).
+ *             400/401/403/404/422 and other 4xx: fatal_error at
  *             once; 409 from the proxy: diverged. Malformed output
  *             (arguments that are not a JSON object or miss required
  *             properties, an unknown tool, an empty reply): one corrective
@@ -38,8 +40,13 @@
  *             arguments, session key). A non-idempotent tool asks the proxy
  *             (POST /tool with the key) whether to run: a repeated key gets
  *             the first result and the tool does not run again, in record
- *             and in replay; a replayed call is answered from the recording
- *             and does not run at all.
+ *             and in replay; in replay a non-idempotent call is answered
+ *             from the recording and does not run at all, while an
+ *             idempotent tool runs again (it may rebuild the work directory
+ *             that verification and validators read; the recording still
+ *             checks the call was made).
+ *             Verification always runs (it checks the work directory).
+ *             Tool runs and verification honour the wall-time cap.
  *   Escalate  a `requires_approval` tool runs only when approved (ctx
  *             approvals; a note event {"approve": TOOL} precedes each run);
  *             an unapproved call ends the loop `escalated` (or, with
@@ -119,7 +126,9 @@ void lg_loop_result_release(lg_loop_result *r);
  * a bad config), LG_ENOMEM, LG_EINTERNAL. `result` is initialised by this
  * call and must be released with lg_loop_result_release() in all cases.
  * Thread-safe: trials may run in parallel (no globals; each run has its
- * own HTTP client and state).
+ * own HTTP client and state). Like every user of core/proc.h, the process
+ * must ignore SIGPIPE (the CLI does): a tool may exit without reading the
+ * arguments written to its standard input.
  */
 int lg_loop_run(const lg_loop_ctx *ctx, lg_loop_result *result, lg_err *err);
 

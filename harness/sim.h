@@ -8,7 +8,9 @@
  *     body) and its occurrence number to a response *plan*: status, headers,
  *     body (with the split points of a server-sent-event stream), delays and
  *     an injected fault. No I/O, no clock, no globals: unit tests call it
- *     directly, and the behaviour model of a later issue extends it.
+ *     directly. With a suite's behaviour model (cfg->model,
+ *     harness/sim_model.h) the answers follow the case's hidden truth;
+ *     without one, the script below.
  *   - harness/sim_server.h serves plans over HTTP through recorder/httpd.
  *
  * Endpoints (POST unless noted): /v1/chat/completions (streaming and not,

@@ -70,6 +70,7 @@ typedef struct psession {
     size_t next_tool;        /* tool calls asked so far (idempotent hits excluded) */
     idem_entry *idem;
     size_t nidem, idem_cap;
+    int64_t case_index, trial; /* from the harness's session, -1 when none */
 } psession;
 
 struct lg_proxy {
@@ -217,6 +218,8 @@ static int session_create(lg_proxy *p, const lg_session_desc *desc, psession **o
     pthread_cond_init(&s->idle, NULL);
     lg_buf_init(&s->msg);
     s->t0 = lg_clock_mono_ns();
+    s->case_index = desc->case_index;
+    s->trial = desc->trial;
     if (p->o.store && may_write(p)) {
         if ((rc = lg_store_session_begin(p->o.store, desc, &s->w, err)))
             goto fail;
@@ -494,7 +497,8 @@ static void serve_recorded(lg_proxy *p, lg_httpd_req *r, const lg_model_event *m
                             !(m->response.data &&
                               memmem(m->response.data, m->response.len,
                                      "\"loopgate_upstream_fault\"", 25)));
-    if (headers_from_json(m->headers, &hd)) {
+    if (headers_from_json(m->headers, &hd) || lg_http_headers_set(&hd, "x-loopgate-replay", "1")) {
+        lg_http_headers_release(&hd);
         respond_problem(r, 500, "loopgate_internal", "out of memory");
         return;
     }
@@ -735,6 +739,15 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
     int crc = lg_http_headers_copy(&fwd_hdrs, lg_httpd_req_headers(r));
     lg_http_headers_remove(&fwd_hdrs, "x-loopgate-session");
     lg_http_headers_remove(&fwd_hdrs, "x-loopgate-timeout-ms");
+    if (!crc && s->case_index >= 0) {
+        /* which case and trial: the simulated model's behaviour model keys on it */
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)s->case_index);
+        crc = lg_http_headers_set(&fwd_hdrs, "x-loopgate-case", num);
+        snprintf(num, sizeof num, "%lld", (long long)(s->trial >= 0 ? s->trial : 0));
+        if (!crc)
+            crc = lg_http_headers_set(&fwd_hdrs, "x-loopgate-trial", num);
+    }
     f.deadline = request_deadline(c, r);
     crc = crc ? crc : lg_upstream_call(p->up, lg_httpd_req_method(r), c->target, &fwd_hdrs, body,
                                        blen, &sink, &res, &err);

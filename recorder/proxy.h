@@ -29,6 +29,8 @@
  *                   upstream from there and records the new branch;
  *   record-missing  replay what matches, forward and record the rest;
  *   passthrough     forward only, store nothing.
+ * A replayed response carries `x-loopgate-replay: 1`, so a client may skip
+ * waits that only made sense live (a recorded Retry-After, a backoff).
  * Streams are forwarded event by event as they arrive (each server-sent
  * event its own write) and replayed with the same bytes and framing, each
  * recorded chunk its own write, optionally at the recorded pace.
@@ -76,6 +78,12 @@
  *     body naming the session, the tool call and the diff, or with LIVE
  *     {"replay":false} and the session goes live. Recorded replayable tool
  *     events nobody asked for are reported at close (unused_tools).
+ *
+ * Harness sessions (lg_proxy_session_open with a case index) add
+ * `x-loopgate-case: I` and `x-loopgate-trial: T` to what goes upstream (the
+ * simulated model's behaviour model reads them; they replace a client's
+ * own copies, which standalone sessions forward as they are); they are
+ * not part of matching.
  *
  * Deadlines: a request may carry `x-loopgate-timeout-ms: N` (never sent
  * upstream): when no complete response came within N ms the call is

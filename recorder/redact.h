@@ -123,6 +123,46 @@ int lg_redact_body_tree(const lg_redact *r, const void *body, size_t len, lg_buf
 int lg_redact_sse_event(const lg_redact *r, const void *raw, size_t len, lg_buf *out,
                         size_t *count, lg_err *err) LG_WUR;
 
+/*
+ * Redacts a whole recorded stream of server-sent events, across events. A
+ * model streams text in pieces, so a secret in its answer (an address, a
+ * key, often several tokens long) is usually split over several events and
+ * no single event holds it; lg_redact_sse_event() cannot see it.
+ *
+ * `raw` holds `n` events laid end to end, event i being `lens[i]` bytes (as
+ * the proxy records a stream: one chunk per event). The strings that
+ * stream deltas add to one logical text are joined, in order:
+ *   OpenAI chat completions  choices[c].delta.content, .refusal,
+ *                            .reasoning_content, and per tool call
+ *                            choices[c].delta.tool_calls[t].function.arguments
+ *                            (c and t from their "index" fields);
+ *   OpenAI Responses         "delta" of events of type "response.*.delta",
+ *                            per output_index, content_index and type;
+ *   Anthropic messages       content_block_delta: delta.text, .partial_json,
+ *                            .thinking, per block index;
+ * the literals and then the patterns are applied to each joined text, and
+ * every replacement is written back into the pieces it spans: the
+ * placeholder in the piece where the secret began, the secret's other bytes
+ * removed from the pieces they were in (a piece may become ""). So the text
+ * a client assembles from the redacted stream is the redacted text. Events
+ * with a changed piece are re-serialised (compact JSON, member order kept).
+ * Then every event is redacted on its own as by lg_redact_sse_event()
+ * (secrets whole inside one event, in any field). Every other byte, the
+ * events' order and their number stay as they were. Path rules do not
+ * apply (they address request fields).
+ *
+ * Appends the redacted stream to `out` and writes the new length of event
+ * i to `out_lens[i]` (n entries; may be the same array as `lens`). `count`
+ * (may be NULL) receives the number of replacements. `r` may be NULL (the
+ * stream is copied). 0, LG_EUSAGE (the lengths run past `len`), LG_ENOMEM,
+ * LG_ETOOBIG (out's cap), LG_EINTERNAL (regex engine); on error `out` is
+ * unchanged (`out_lens` may be partly written). Borrows everything.
+ * Thread-safe for a shared `r`.
+ */
+int lg_redact_sse_stream(const lg_redact *r, const void *raw, size_t len, const size_t *lens,
+                         size_t n, lg_buf *out, size_t *out_lens, size_t *count,
+                         lg_err *err) LG_WUR;
+
 /* Appends data[0..len) to `out` with every occurrence of secret[0..slen)
  * replaced by `placeholder` (non-overlapping, left to right). Works on any
  * bytes (response bodies, logs, header values); use it as the last guard

@@ -8,6 +8,7 @@
  * against the simulated model (harness/sim_server) for both providers. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,7 @@ static char dir[64], wd[128], store_path[128];
 
 static void setup(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as the CLI does: a tool that ignores its stdin */
     snprintf(dir, sizeof dir, "/tmp/lg-loop-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(wd, sizeof wd, "%s/work", dir);
@@ -644,6 +646,14 @@ Test(loop, rate_limit_waits_retry_after)
     cr_expect_str_eq(lg_json_str(n, "class", ""), "rate_limit");
     cr_expect_eq(lg_json_int(n, "wait_ms", 0), 300);
     json_decref(n);
+    /* replayed: the same retry, accounted, but not slept */
+    start_proxy(&g, LG_PROXY_REPLAY, 1);
+    run_trial(&g);
+    stop_all(&g);
+    expect_reason(&g, LG_TERM_SUCCESS);
+    cr_expect_eq(g.res.retries, 1);
+    cr_expect_eq(g.res.backoff_ms, 300);
+    cr_expect_lt(g.elapsed_s, 0.25);
     rig_free(&g);
 }
 
@@ -1083,18 +1093,18 @@ Test(loop, config_errors_name_the_place)
                      "property of the tool's 'parameters' (did you mean 'path'?)");
     cr_expect_str_eq(config_error("    provider: sim\n    model: m\n    prompt: hi\n    tools:\n"
                                   "      - {name: final_answer, command: x}\n"),
-                     "bad.yaml:9:15: 'final_answer' is the engine's own tool (it ends the loop "
+                     "bad.yaml:9:16: 'final_answer' is the engine's own tool (it ends the loop "
                      "with the answer); give this tool another name");
     cr_expect_str_eq(config_error("    provider: sim\n    model: m\n    prompt: hi\n"
                                   "    verify: {command: x, when: always}\n"),
-                     "bad.yaml:8:35: 'verify.when' must be one of final_answer, each_action, got "
+                     "bad.yaml:8:32: 'verify.when' must be one of final_answer, each_action, got "
                      "'always'");
     cr_expect_str_eq(config_error("    provider: sim\n    model: m\n    prompt: hi\n"
                                   "    limits: {repeated_action: 1}\n"),
-                     "bad.yaml:8:34: 'limits.repeated_action' must be an integer >= 2, got '1'");
+                     "bad.yaml:8:31: 'limits.repeated_action' must be an integer >= 2, got '1'");
     cr_expect_str_eq(config_error("    provider: sim\n    model: m\n    prompt: hi\n"
                                   "    retry: {backoff_base_s: 2, backoff_cap_s: 1}\n"),
-                     "bad.yaml:8:46: 'retry.backoff_cap_s' (1) must not be below "
+                     "bad.yaml:8:47: 'retry.backoff_cap_s' (1) must not be below "
                      "'retry.backoff_base_s' (2)");
     cr_expect_str_eq(config_error("    provider: sim\n    model: m\n    prompt: hi\n    tools:\n"
                                   "      - name: t\n        command: x\n"

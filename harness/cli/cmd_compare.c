@@ -136,7 +136,7 @@ int cmd_compare(int argc, char **argv)
     if (lg_report_render_compare(cand, format, &ro, &out, &err) ||
         lg_cli_write_output(output, lg_buf_cstr(&out), out.len, &err) ||
         (format == LG_REPORT_MD && step_summary &&
-         lg_cli_step_summary(lg_buf_cstr(&out), out.len, NULL, &err)))
+         lg_cli_step_summary(lg_buf_cstr(&out), out.len, output, NULL, &err)))
         goto out;
     if (cand->comparison->cmp.verdict == LG_VERDICT_REGRESSED)
         rc = LG_EXIT_GATE;

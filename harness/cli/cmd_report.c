@@ -101,7 +101,7 @@ int cmd_report(int argc, char **argv)
     if (lg_report_render(doc, format, &ro, &out, &err) ||
         lg_cli_write_output(output, lg_buf_cstr(&out), out.len, &err) ||
         (format == LG_REPORT_MD && step_summary &&
-         lg_cli_step_summary(lg_buf_cstr(&out), out.len, NULL, &err)))
+         lg_cli_step_summary(lg_buf_cstr(&out), out.len, output, NULL, &err)))
         rc = lg_cli_report(&err);
     lg_buf_release(&out);
     lg_rundoc_free(doc);

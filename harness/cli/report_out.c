@@ -28,14 +28,15 @@ int lg_cli_write_output(const char *path, const char *data, size_t len, lg_err *
     return lg_fs_write_file_atomic(path, data, len, err);
 }
 
-int lg_cli_step_summary(const char *md, size_t len, bool *appended, lg_err *err)
+int lg_cli_step_summary(const char *md, size_t len, const char *written_to, bool *appended,
+                        lg_err *err)
 {
     const char *path = getenv("GITHUB_STEP_SUMMARY");
     int fd;
 
     if (appended)
         *appended = false;
-    if (!path || !*path)
+    if (!path || !*path || (written_to && strcmp(written_to, path) == 0))
         return 0;
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)

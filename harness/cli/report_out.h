@@ -18,9 +18,11 @@ int lg_cli_write_output(const char *path, const char *data, size_t len, lg_err *
 
 /* Appends Markdown (and a blank line) to the file named by
  * $GITHUB_STEP_SUMMARY when that variable is set and not empty; does
- * nothing otherwise. *appended (may be NULL) says whether it wrote.
- * Errors name the file (LG_EIO). */
-int lg_cli_step_summary(const char *md, size_t len, bool *appended, lg_err *err);
+ * nothing otherwise, or when it names `written_to` (may be NULL: the file
+ * the report was just written to with -o). *appended (may be NULL) says
+ * whether it wrote. Errors name the file (LG_EIO). */
+int lg_cli_step_summary(const char *md, size_t len, const char *written_to, bool *appended,
+                        lg_err *err);
 
 /* Parses a --format value; on failure prints "loopgate CMD: unknown format
  * 'X' (did you mean 'Y'?)" with the list and returns false. */

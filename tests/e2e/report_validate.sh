@@ -85,6 +85,10 @@ grep -q '<details><summary>Failing trials' "$tmp/run.md" && ok || bad "markdown 
 GITHUB_STEP_SUMMARY=$tmp/summary2.md "$LOOPGATE" report "$FIX/run.json" --format md --no-step-summary >/dev/null
 [ ! -e "$tmp/summary2.md" ] && ok || bad "--no-step-summary still wrote the summary"
 
+GITHUB_STEP_SUMMARY=$tmp/summary3.md "$LOOPGATE" report "$FIX/run.json" --format md -o "$tmp/summary3.md"
+n=$(grep -c '^## loopgate: refund-policy' "$tmp/summary3.md")
+[ "$n" -eq 1 ] && ok || bad "-o \$GITHUB_STEP_SUMMARY wrote the report $n times"
+
 # term: the verdict line is last
 "$LOOPGATE" report "$FIX/run.json" >"$tmp/run.txt" || bad "report --format term exited $?"
 tail -1 "$tmp/run.txt" | grep -Eq '^(PASS|FAIL): ' && ok || bad "term: last line is not the verdict: $(tail -1 "$tmp/run.txt")"
@@ -117,6 +121,39 @@ done
 # a compare document loads back as a run report
 "$LOOPGATE" report "$tmp/cmp.json" --format json -o "$tmp/cmp2.json" && cmp -s "$tmp/cmp.json" "$tmp/cmp2.json" && ok ||
     bad "the compare document does not read back identically"
+
+# real runs: two replays of the example suite into a results DB; their
+# reports (from the DB and from --report-dir) validate, and comparing them
+# by run id finds no change
+S=$LG_SRCDIR/suites/refund-policy.yaml
+T=$LG_SRCDIR/suites/refund-policy.lgt
+if [ -f "$S" ] && [ -f "$T" ]; then
+    for i in 1 2; do
+        # exit 0 or 1 (a gate or a check of the recording failed) both leave a
+        # complete run; 2 and 3 do not
+        (cd "$tmp" && "$LOOPGATE" run "$S" --replay "$T" --results "$tmp/r.db" --cases 10 \
+            --trials 2 --jobs 2 --no-progress --report-dir "$tmp/run$i" >"$tmp/run$i.out" 2>&1)
+        rc=$?
+        [ $rc -le 1 ] && ok || bad "loopgate run (replay) #$i exited $rc: $(tail -3 "$tmp/run$i.out")"
+    done
+    validate_json "$tmp/run2/report.json" && ok || bad "--report-dir report.json does not match the schema"
+    xmllint --noout --schema "$XSD" "$tmp/run2/report.xml" 2>/dev/null && ok || bad "--report-dir report.xml does not validate"
+    "$LOOPGATE" report latest --results "$tmp/r.db" --format json -o "$tmp/db.json" || bad "report latest exited $?"
+    validate_json "$tmp/db.json" && ok || bad "report of a DB run does not match the schema"
+    n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["outcomes"]))' "$tmp/db.json")
+    want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["trials"])' "$tmp/run2/report.json")
+    [ "$n" = "$want" ] && [ "$n" -gt 0 ] && ok || bad "report of a DB run: want $want outcomes, got $n"
+    cases=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["cases"])' "$tmp/db.json")
+    "$LOOPGATE" report latest --results "$tmp/r.db" --format junit -o "$tmp/db.xml"
+    xmllint --noout --schema "$XSD" "$tmp/db.xml" 2>/dev/null && ok || bad "JUnit of a DB run does not validate"
+    first=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run"]["id"])' "$tmp/run1/report.json")
+    out=$("$LOOPGATE" compare "$first" latest --results "$tmp/r.db"); rc=$?
+    [ $rc -eq 0 ] && ok || bad "compare of two identical replays: want exit 0, got $rc"
+    printf '%s\n' "$out" | tail -1 | grep -q "^NO SIGNIFICANT CHANGE: 0 of $cases shared cases" && ok ||
+        bad "compare of two replays: $(printf '%s\n' "$out" | tail -1)"
+else
+    bad "suites/refund-policy.yaml or its trace is missing"
+fi
 
 # bad input
 "$LOOPGATE" report "$FIX/run.json" --format pdf 2>"$tmp/err"; rc=$?
