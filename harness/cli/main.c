@@ -14,7 +14,6 @@
 #include "lg_version.h"
 
 const lg_cli_cmd lg_cli_commands[] = {
-    {"version", cmd_version, "print the version", cmd_version_usage},
     {"run", cmd_run, "run a suite: every trial through the proxy, judged, gated", cmd_run_usage},
     {"runs", cmd_runs, "list the runs of a results database", cmd_runs_usage},
     {"merge", cmd_merge, "merge the results or trace files of shards", cmd_merge_usage},
@@ -28,6 +27,7 @@ const lg_cli_cmd lg_cli_commands[] = {
     {"export", cmd_export, "write a trace file as JSON Lines (bodies inline; git textconv)", cmd_export_usage},
     {"import", cmd_import, "build a trace file from an export", cmd_import_usage},
     {"compact", cmd_compact, "shrink a trace file: retrain, recompress, vacuum", cmd_compact_usage},
+    {"version", cmd_version, "print the version", cmd_version_usage},
     {NULL, NULL, NULL, NULL},
 };
 
