@@ -52,7 +52,8 @@ typedef struct psession {
     lg_store_session *w;     /* writer, or NULL */
     lg_session_reader *rd;   /* the recording, or NULL */
     size_t nrec;
-    lg_hash128 *rec_fp;
+    lg_hash128 *rec_fp;      /* fingerprints of the recorded calls, once fp_ready */
+    bool fp_ready;
     unsigned char *consumed;
     size_t next_call;
     bool live;               /* after a LIVE divergence: everything goes upstream */
@@ -190,8 +191,18 @@ static int load_recording(lg_proxy *p, psession *s, lg_err *err)
     s->consumed = calloc(LG_MATCH_BITMAP_BYTES(s->nrec) + 1, 1);
     if (!s->rec_fp || !s->consumed)
         return LG_ERR(err, LG_ENOMEM, "proxy: out of memory loading session '%s'", s->key);
-    for (size_t i = 0; i < s->nrec; i++) {
+    /* fingerprints are computed when first needed (recorded_fps): a replay
+     * whose requests are byte for byte the recorded ones never needs them */
+    return 0;
+}
+
+/* Fingerprints every recorded call under the match config in force (a JSON
+ * parse each); s->mu held. */
+static int recorded_fps(lg_proxy *p, psession *s, lg_err *err)
+{
+    for (size_t i = 0; !s->fp_ready && i < s->nrec; i++) {
         const lg_event *ev;
+        int rc;
         if ((rc = lg_session_reader_call(s->rd, i, &ev, err)))
             return rc;
         lg_match_request mr = {ev->model.method, ev->model.path, ev->model.request.data,
@@ -199,7 +210,28 @@ static int load_recording(lg_proxy *p, psession *s, lg_err *err)
         if ((rc = lg_match_fingerprint(p->o.match, &mr, &s->rec_fp[i], err)))
             return rc;
     }
+    s->fp_ready = true;
     return 0;
+}
+
+/* True when recorded call `i` is unconsumed and its method, path and
+ * (redacted) body are byte for byte the incoming ones: then it matches
+ * whatever the match config ignores. Sets *fp to its stored fingerprint.
+ * s->mu held. */
+static bool same_as_recorded(psession *s, size_t i, const char *method, const char *path,
+                             const lg_buf *body, lg_hash128 *fp)
+{
+    const lg_event *ev;
+    lg_err err = LG_ERR_INIT;
+    if (!s->rd || i >= s->nrec || lg_match_bit(s->consumed, i) ||
+        lg_session_reader_call(s->rd, i, &ev, &err) != 0)
+        return false;
+    if (strcmp(ev->model.method, method) != 0 || strcmp(ev->model.path, path) != 0 ||
+        ev->model.request.len != body->len ||
+        (body->len && memcmp(ev->model.request.data, body->data, body->len) != 0))
+        return false;
+    *fp = ev->model.fingerprint;
+    return true;
 }
 
 /* Creates a session and links it; p->mu must NOT be held. */
@@ -473,6 +505,14 @@ static int headers_from_json(const char *text, lg_http_headers *out)
 
 static uint64_t since_us(uint64_t t0) { return (lg_clock_mono_ns() - t0) / 1000; }
 
+/* Microseconds from a session's start to a request's start. A standalone
+ * session opens while routing its first request, after that request's
+ * clock started: that request is at 0, not at a wrapped-around time. */
+static uint64_t rel_us(uint64_t req_t0, uint64_t session_t0)
+{
+    return req_t0 > session_t0 ? (req_t0 - session_t0) / 1000 : 0;
+}
+
 static void store_event(psession *s, lg_event *ev)
 {
     if (!s->w)
@@ -547,7 +587,7 @@ static void do_replay(reqctx *c, lg_httpd_req *r)
      * the run's log; stored first, so the loop's next event comes after it */
     if (s->w) {
         lg_event copy = *ev;
-        copy.t_us = (c->t0 - s->t0) / 1000;
+        copy.t_us = rel_us(c->t0, s->t0);
         store_event(s, &copy);
     }
     serve_recorded(c->p, r, &ev->model, c->t0);
@@ -586,7 +626,7 @@ static void diverge(reqctx *c, lg_httpd_req *r, size_t idx, bool live)
     lg_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = LG_EVENT_DIVERGENCE;
-    ev.t_us = (c->t0 - s->t0) / 1000;
+    ev.t_us = rel_us(c->t0, s->t0);
     ev.divergence.call = (int64_t)c->call;
     ev.divergence.path = d.path ? d.path : "(body)";
     ev.divergence.diff = d.diff;
@@ -651,9 +691,10 @@ static int fwd_event(const lg_sse_event *ev, void *ctx)
         lg_pusage_event(f->usage, ev->event, ev->data, ev->data_len);
     if (!f->record)
         return 0;
+    /* kept as it came; redacted as a whole when the stream ends
+     * (redact_stream), since a secret can be split over several events */
     size_t before = f->stored.len;
-    lg_err err = LG_ERR_INIT;
-    if (lg_redact_sse_event(f->c->p->o.redact, ev->raw, ev->raw_len, &f->stored, NULL, &err)) {
+    if (lg_buf_append(&f->stored, ev->raw, ev->raw_len)) {
         f->oom = true;
         return 0;
     }
@@ -673,6 +714,29 @@ static int fwd_event(const lg_sse_event *ev, void *ctx)
     f->chunks[f->nchunks].t_us = since_us(f->c->t0);
     f->nchunks++;
     return 0;
+}
+
+/* Redacts the recorded stream in f->stored / f->chunks as a whole. */
+static void redact_stream(fwd *f)
+{
+    lg_buf whole;
+    lg_err err = LG_ERR_INIT;
+    size_t *lens = malloc((f->nchunks ? f->nchunks : 1) * sizeof *lens);
+    lg_buf_init_capped(&whole, BODY_CAP);
+    for (size_t i = 0; lens && i < f->nchunks; i++)
+        lens[i] = f->chunks[i].len;
+    if (!lens || lg_redact_sse_stream(f->c->p->o.redact, f->stored.data, f->stored.len, lens,
+                                      f->nchunks, &whole, lens, NULL, &err)) {
+        f->oom = true; /* never store what could not be redacted */
+    } else {
+        lg_buf_release(&f->stored);
+        f->stored = whole;
+        lg_buf_init(&whole);
+        for (size_t i = 0; i < f->nchunks; i++)
+            f->chunks[i].len = lens[i];
+    }
+    lg_buf_release(&whole);
+    free(lens);
 }
 
 static int fwd_body(void *ud, const char *data, size_t len)
@@ -770,6 +834,8 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
     if (f.sse) {
         lg_err e2 = LG_ERR_INIT;
         (void)!lg_sse_finish(f.framer, fwd_event, &f, &e2);
+        if (f.record && !f.oom)
+            redact_stream(&f);
     } else if (res.head_delivered) {
         lg_pusage_body(f.usage, f.raw.data, f.raw.len);
         if (f.record && lg_redact_body(p->o.redact, f.raw.data, f.raw.len, &f.stored, NULL, &err))
@@ -802,7 +868,7 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
         lg_event ev;
         memset(&ev, 0, sizeof ev);
         ev.kind = LG_EVENT_MODEL;
-        ev.t_us = (c->t0 - s->t0) / 1000;
+        ev.t_us = rel_us(c->t0, s->t0);
         ev.model.provider = u.provider;
         ev.model.method = lg_httpd_req_method(r);
         ev.model.path = c->target;
@@ -1016,7 +1082,7 @@ static void tool_diverge(reqctx *c, lg_httpd_req *r, size_t call, size_t cmp, co
     lg_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = LG_EVENT_DIVERGENCE;
-    ev.t_us = (c->t0 - s->t0) / 1000;
+    ev.t_us = rel_us(c->t0, s->t0);
     ev.divergence.call = (int64_t)call;
     ev.divergence.path = path.data;
     ev.divergence.diff = diff.len ? diff.data : NULL;
@@ -1161,7 +1227,7 @@ static void handle_tool(reqctx *c, lg_httpd_req *r)
     } else {
         (void)!respond_json(r, 200, &out, false);
         lg_event copy = *ev;
-        copy.t_us = (c->t0 - s->t0) / 1000;
+        copy.t_us = rel_us(c->t0, s->t0);
         if (key && *key)
             copy.tool.idem_key = key;
         store_event(s, &copy);
@@ -1395,6 +1461,17 @@ static bool route(lg_proxy *p, reqctx *c, lg_httpd_req *r)
     return true;
 }
 
+/* The fingerprints the matcher needs when a request is not byte for byte
+ * its recorded call: the request's, and the recording's (unless the session
+ * went live); s->mu held. */
+static int lazy_fingerprints(lg_proxy *p, psession *s, reqctx *c, const char *method,
+                             lg_err *err)
+{
+    lg_match_request mr = {method, c->target, c->redacted.data, c->redacted.len};
+    int rc = lg_match_fingerprint(p->o.match, &mr, &c->fp, err);
+    return rc ? rc : s->live ? 0 : recorded_fps(p, s, err);
+}
+
 /* Redacts, fingerprints and picks the action under the session lock. */
 static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
 {
@@ -1403,11 +1480,21 @@ static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
     const char *body = lg_httpd_req_body(r, &len);
     lg_err err = LG_ERR_INIT;
     lg_buf_init_capped(&c->redacted, BODY_CAP);
-    if (p->o.mode != LG_PROXY_PASSTHROUGH) {
-        lg_match_request mr = {lg_httpd_req_method(r), c->target, NULL, 0};
-        if (lg_redact_body(p->o.redact, body, len, &c->redacted, NULL, &err) ||
-            (mr.body = c->redacted.data, mr.body_len = c->redacted.len,
-             lg_match_fingerprint(p->o.match, &mr, &c->fp, &err))) {
+    /* Replaying, the request is first compared byte for byte with the
+     * recorded one, which needs only its redaction; the fingerprint (a JSON
+     * parse) is computed when that fails. Otherwise one lg_match_prepare()
+     * parses the body once for both. */
+    bool lazy = replays(p) && s->rd;
+    if (lazy) {
+        if (lg_redact_body(p->o.redact, body, len, &c->redacted, NULL, &err)) {
+            respond_problem(r, 500, "loopgate_internal", "session '%s': %s", s->key, err.msg);
+            c->act = ACT_NONE;
+            return;
+        }
+    } else if (p->o.mode != LG_PROXY_PASSTHROUGH) {
+        lg_match_request mr = {lg_httpd_req_method(r), c->target, body, len};
+        if (lg_match_prepare(p->o.redact, p->o.match, NULL, &mr, &c->redacted, NULL, &c->fp,
+                             &err)) {
             respond_problem(r, 500, "loopgate_internal", "session '%s': %s", s->key, err.msg);
             c->act = ACT_NONE;
             return;
@@ -1418,6 +1505,18 @@ static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
     s->rep.calls++;
     if (p->o.mode == LG_PROXY_PASSTHROUGH) {
         c->act = ACT_FORWARD;
+    } else if (lazy && !s->live &&
+               same_as_recorded(s, c->call, lg_httpd_req_method(r), c->target, &c->redacted,
+                                &c->fp)) {
+        lg_match_bit_set(s->consumed, c->call);
+        c->act = ACT_REPLAY;
+        c->rec_index = c->call;
+        s->rep.replayed++;
+    } else if (lazy && lazy_fingerprints(p, s, c, lg_httpd_req_method(r), &err)) {
+        pthread_mutex_unlock(&s->mu);
+        respond_problem(r, 500, "loopgate_internal", "session '%s': %s", s->key, err.msg);
+        c->act = ACT_NONE;
+        return;
     } else if (p->o.mode == LG_PROXY_RECORD || s->live) {
         c->act = ACT_RECORD;
     } else {
