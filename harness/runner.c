@@ -895,7 +895,9 @@ static int open_log(runner *r, lg_err *err)
 {
     lg_buf p = LG_BUF_INIT;
     int rc;
-    if (r->o->mode != LG_RUN_REPLAY || r->o->divergence_live)
+    /* replay (without going live) and live runs write nothing to a trace:
+     * the log is where the loop's events are kept for judging */
+    if (!(r->o->mode == LG_RUN_REPLAY && !r->o->divergence_live) && r->o->mode != LG_RUN_LIVE)
         return 0;
     if (lg_buf_appendf(&p, "%s/%s", r->o->workroot, r->info->id))
         return LG_ERR(err, LG_ENOMEM, "out of memory");

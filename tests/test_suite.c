@@ -390,7 +390,7 @@ Test(suite, bundled_refund_policy)
 Test(suite, bundled_codegen_gate)
 {
     lg_suite *s = load_bundled("suites/codegen-gate.yaml");
-    cr_expect_eq(s->loop.kind, LG_LOOP_BUILTIN);
+    cr_expect_eq(s->loop.kind, LG_LOOP_COMMAND);
     cr_expect(s->validate.present);
     for (uint64_t i = 0; i < 50; i++) {
         json_t *c = NULL;

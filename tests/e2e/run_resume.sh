@@ -27,9 +27,9 @@ flags="--record $LG_TMP/k.lgt --upstream $up --results $LG_TMP/k.db --no-progres
 first="--run-id killed"
 kills=0
 seed=$$
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6; do
     # shellcheck disable=SC2086
-    QUICK_SLEEP=0.05 "$LOOPGATE" run "$suite" $flags $first >/dev/null 2>&1 &
+    QUICK_SLEEP=0.2 "$LOOPGATE" run "$suite" $flags $first >/dev/null 2>&1 &
     pid=$!
     seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
     ms=$(( 150 + seed % 900 ))
