@@ -44,8 +44,18 @@ void lg_err_prefix(lg_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
+    /* the prefix first, then as much of the old message as still fits */
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    size_t n = strlen(pre);
+    if (n > sizeof err->msg - 3)
+        n = sizeof err->msg - 3;
+    memcpy(err->msg, pre, n);
+    memcpy(err->msg + n, ": ", 2);
+    size_t room = sizeof err->msg - n - 3, ol = strlen(old);
+    if (ol > room)
+        ol = room;
+    memcpy(err->msg + n + 2, old, ol);
+    err->msg[n + 2 + ol] = '\0';
 }
 
 int lg_err_exit_code(int code)

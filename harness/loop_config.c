@@ -1,13 +1,12 @@
 /* harness/loop_config.c - the `loop: builtin:` block; see loop_config.h. */
 #include "loop_config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
 #include "core/suggest.h"
+#include "harness/suite_int.h"
 
 const char *const lg_loop_state_vars[] = {
     "iteration",     "max_iterations", "remaining_iterations", "remaining_budget",
@@ -22,37 +21,9 @@ const char *lg_loop_provider_name(lg_loop_provider p)
 }
 
 typedef struct pctx {
-    const char *file;
+    sp_ctx sp; /* the file and the error (suite_int.h) */
     const lg_casegen *cases;
-    lg_err *err;
 } pctx;
-
-/* ---- messages ---- */
-
-static int at(pctx *c, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int at(pctx *c, int line, int col, const char *fmt, ...)
-{
-    char msg[LG_ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return LG_ERR(c->err, LG_EINPUT, "%s:%d:%d: %s", c->file, line, col, msg);
-}
-
-static int type_err(pctx *c, const lg_ynode *v, const char *key, const char *want)
-{
-    char d[64];
-    return at(c, v->line, v->col, "'%s' must be %s, got %s", key, want,
-              lg_ynode_describe(v, d, sizeof d));
-}
-
-static int nomem(pctx *c) { return LG_ERR(c->err, LG_ENOMEM, "out of memory"); }
-
-static int check_keys(pctx *c, const lg_ynode *map, const char *const *keys, const char *where)
-{
-    return lg_ynode_check_keys(map, keys, c->file, where, c->err);
-}
 
 /* ---- typed values ---- */
 
@@ -60,16 +31,9 @@ static int get_str(pctx *c, const lg_ynode *v, const char *key, bool allow_empty
 {
     if (v->kind != LG_YSCALAR || (lg_ynode_is_null(v) && !v->quoted) ||
         (!allow_empty && v->len == 0) || strlen(v->text) != v->len)
-        return type_err(c, v, key, allow_empty ? "a string" : "a non-empty string");
+        return sp_type_err(&c->sp, v, key, allow_empty ? "a string" : "a non-empty string");
     if (!(*out = strdup(v->text)))
-        return nomem(c);
-    return 0;
-}
-
-static int get_bool(pctx *c, const lg_ynode *v, const char *key, bool *out)
-{
-    if (!lg_ynode_bool(v, out))
-        return type_err(c, v, key, "true or false");
+        return sp_nomem(&c->sp);
     return 0;
 }
 
@@ -85,11 +49,11 @@ static int get_count(pctx *c, const lg_ynode *v, const char *key, unsigned long 
     else
         snprintf(want, sizeof want, "an integer >= %llu", min);
     if (!lg_ynode_u64(v, &x) || x < min)
-        return type_err(c, v, key, want);
+        return sp_type_err(&c->sp, v, key, want);
     if (x > max) {
         char d[64];
-        return at(c, v->line, v->col, "'%s' must be at most %llu, got %s", key, max,
-                  lg_ynode_describe(v, d, sizeof d));
+        return sp_at(&c->sp, v->line, v->col, "'%s' must be at most %llu, got %s", key, max,
+                     lg_ynode_describe(v, d, sizeof d));
     }
     *out = x;
     return 0;
@@ -100,22 +64,8 @@ static int get_u32(pctx *c, const lg_ynode *v, const char *key, unsigned long lo
 {
     uint64_t x;
     if (get_count(c, v, key, min, max, &x))
-        return c->err->code;
+        return c->sp.err->code;
     *out = (uint32_t)x;
-    return 0;
-}
-
-static int get_pos_num(pctx *c, const lg_ynode *v, const char *key, double max, double *out)
-{
-    double x;
-    if (!lg_ynode_num(v, &x) || !(x > 0))
-        return type_err(c, v, key, "a positive number");
-    if (x > max) {
-        char d[64];
-        return at(c, v->line, v->col, "'%s' must be at most %g, got %s", key, max,
-                  lg_ynode_describe(v, d, sizeof d));
-    }
-    *out = x;
     return 0;
 }
 
@@ -131,13 +81,13 @@ static int get_enum(pctx *c, const lg_ynode *v, const char *key, const char *con
             }
         const char *guess = lg_suggest(v->text, names);
         char d[64];
-        return at(c, v->line, v->col, "'%s' must be one of %s, got %s%s%s%s", key, list,
-                  lg_ynode_describe(v, d, sizeof d), guess ? " (did you mean '" : "",
-                  guess ? guess : "", guess ? "'?)" : "");
+        return sp_at(&c->sp, v->line, v->col, "'%s' must be one of %s, got %s%s%s%s", key, list,
+                     lg_ynode_describe(v, d, sizeof d), guess ? " (did you mean '" : "",
+                     guess ? guess : "", guess ? "'?)" : "");
     }
     char want[160];
     snprintf(want, sizeof want, "one of %s", list);
-    return type_err(c, v, key, want);
+    return sp_type_err(&c->sp, v, key, want);
 }
 
 /* ---- templates ---- */
@@ -170,19 +120,14 @@ static int parse_template(pctx *c, const lg_ynode *v, const char *key, bool args
                           const char *const *args, lg_template **out)
 {
     lg_template *t = NULL;
-    lg_err e = LG_ERR_INIT;
     size_t off = 0;
     int line, col;
     lg_ytextpos pos = lg_ynode_textpos(v);
 
     if (v->kind != LG_YSCALAR || strlen(v->text) != v->len)
-        return type_err(c, v, key, "a string");
-    if (lg_template_parse(v->text, &t, &off, &e)) {
-        if (e.code == LG_ENOMEM)
-            return nomem(c);
-        lg_ytextpos_at(pos, off, &line, &col);
-        return at(c, line, col, "'%s': %s", key, e.msg);
-    }
+        return sp_type_err(&c->sp, v, key, "a string");
+    if (sp_template_parse(&c->sp, v->text, pos, key, &t))
+        return c->sp.err->code;
     for (size_t i = 0; i < lg_template_nvars(t); i++) {
         const char *name = lg_template_var(t, i, &off);
         const char *guess = NULL;
@@ -220,8 +165,8 @@ static int parse_template(pctx *c, const lg_ynode *v, const char *key, bool args
             }
         }
         lg_template_free(t);
-        return at(c, line, col, "'%s' %s%s%s%s", key, why, guess ? " (did you mean '" : "",
-                  guess ? guess : "", guess ? "'?)" : "");
+        return sp_at(&c->sp, line, col, "'%s' %s%s%s%s", key, why, guess ? " (did you mean '" : "",
+                     guess ? guess : "", guess ? "'?)" : "");
     }
     *out = t;
     return 0;
@@ -229,106 +174,58 @@ static int parse_template(pctx *c, const lg_ynode *v, const char *key, bool args
 
 /* ---- commands ---- */
 
-static bool env_name_ok(const char *s)
-{
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-              *s == '_'))
-            return false;
-    return true;
-}
-
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void cmd_release(lg_loop_cmd *cmd)
 {
     for (size_t i = 0; cmd->argv_t && i < cmd->argc; i++)
         lg_template_free(cmd->argv_t[i]);
     free(cmd->argv_t);
     lg_template_free(cmd->shell_t);
-    free_strv(cmd->argv);
+    sp_strv_free(cmd->argv);
     free(cmd->shell);
-    free_strv(cmd->env);
+    sp_strv_free(cmd->env);
     memset(cmd, 0, sizeof *cmd);
 }
 
-/* `command`, `env`, `timeout` of mapping `map` (`where` names it). With
- * `tool` the command is a template over `args`. */
+/* Each word of a tool's command is a template over the tool's arguments. */
+typedef struct tool_words {
+    pctx *c;
+    const char *const *args;
+    lg_loop_cmd *cmd;
+} tool_words;
+
+static int tool_word(void *arg, const lg_ynode *word, const char *key, size_t i)
+{
+    tool_words *w = arg;
+    return parse_template(w->c, word, key, true, w->args,
+                          w->cmd->argv_t ? &w->cmd->argv_t[i] : &w->cmd->shell_t);
+}
+
+/* `command`, `env`, `timeout` of mapping `map` (`where` names it): the
+ * suite's command mapping (suite_int.h), with `timeout` capped at a day and
+ * `def_timeout` when absent. With `tool` the command is a template over
+ * `args`. */
 static int parse_cmd(pctx *c, const lg_ynode *map, const char *where, const char *const *args,
                      bool tool, double def_timeout, lg_loop_cmd *cmd)
 {
-    static const char want[] = "a command line or a list of arguments";
-    char key[160];
     const lg_ynode *v = lg_ynode_get(map, "command");
+    tool_words w = {c, args, cmd};
+    lg_suite_cmd sc = {.timeout_s = def_timeout};
+    int rc;
 
-    cmd->timeout_s = def_timeout;
-    if (!v)
-        return at(c, map->line, map->col, "missing required key 'command' in '%s'", where);
-    snprintf(key, sizeof key, "%s.command", where);
-    cmd->line = v->line;
-    cmd->col = v->col;
-    if (v->kind == LG_YSCALAR) {
-        if (lg_ynode_is_null(v) || v->len == 0)
-            return type_err(c, v, key, want);
-        if (get_str(c, v, key, false, &cmd->shell))
-            return c->err->code;
-        if (tool && parse_template(c, v, key, true, args, &cmd->shell_t))
-            return c->err->code;
-    } else {
-        if (v->kind != LG_YSEQ || v->n == 0)
-            return type_err(c, v, key, want);
-        if (!(cmd->argv = calloc(v->n + 1, sizeof *cmd->argv)) ||
-            (tool && !(cmd->argv_t = calloc(v->n + 1, sizeof *cmd->argv_t))))
-            return nomem(c);
-        for (size_t i = 0; i < v->n; i++) {
-            const lg_ynode *a = v->items[i];
-            if (a->kind != LG_YSCALAR || strlen(a->text) != a->len)
-                return type_err(c, a, key, "a list of arguments (strings)");
-            if (!(cmd->argv[i] = strdup(a->text)))
-                return nomem(c);
-            cmd->argc++;
-            if (tool && parse_template(c, a, key, true, args, &cmd->argv_t[i]))
-                return c->err->code;
-        }
-    }
-    if ((v = lg_ynode_get(map, "timeout"))) {
-        snprintf(key, sizeof key, "%s.timeout", where);
-        if (get_pos_num(c, v, key, 86400.0, &cmd->timeout_s))
-            return c->err->code;
-    }
-    if ((v = lg_ynode_get(map, "env"))) {
-        snprintf(key, sizeof key, "%s.env", where);
-        if (v->kind != LG_YMAP)
-            return type_err(c, v, key, "a mapping of NAME: value");
-        if (!(cmd->env = calloc(v->n + 1, sizeof *cmd->env)))
-            return nomem(c);
-        for (size_t i = 0; i < v->n; i++) {
-            const lg_ypair *p = &v->pairs[i];
-            lg_buf b = LG_BUF_INIT;
-            int rc;
-            if (!env_name_ok(p->key->text))
-                return at(c, p->key->line, p->key->col,
-                          "'%s': '%s' is not a valid environment variable name", key, p->key->text);
-            if (p->value->kind != LG_YSCALAR)
-                return type_err(c, p->value, key, "a mapping of NAME: value (values are text)");
-            rc = lg_ynode_is_null(p->value) ? lg_buf_append_str(&b, p->key->text)
-                                            : lg_buf_appendf(&b, "%s=%s", p->key->text,
-                                                             p->value->text);
-            if (rc) {
-                lg_buf_release(&b);
-                return nomem(c);
-            }
-            cmd->env[i] = lg_buf_take(&b, NULL);
-        }
-    }
-    return 0;
+    if (tool && v && v->kind == LG_YSEQ && v->n > 0 &&
+        !(cmd->argv_t = calloc(v->n + 1, sizeof *cmd->argv_t)))
+        return sp_nomem(&c->sp);
+    rc = sp_cmd_parse(&c->sp, map, where, 86400.0, tool ? tool_word : NULL, &w, &sc);
+    /* what was parsed is the config's now, on error too (cmd_release frees it) */
+    cmd->argv = sc.argv;
+    cmd->shell = sc.shell;
+    cmd->env = sc.env;
+    cmd->timeout_s = sc.timeout_s;
+    cmd->line = sc.line;
+    cmd->col = sc.col;
+    for (cmd->argc = 0; cmd->argv && cmd->argv[cmd->argc];)
+        cmd->argc++;
+    return rc;
 }
 
 /* ---- tools ---- */
@@ -355,44 +252,45 @@ static int parse_parameters(pctx *c, const lg_ynode *v, const char *key, json_t 
     const lg_ynode *x;
     *names = NULL;
     if (v->kind != LG_YMAP)
-        return type_err(c, v, key, "a JSON schema (a mapping with type: object)");
+        return sp_type_err(&c->sp, v, key, "a JSON schema (a mapping with type: object)");
     if ((x = lg_ynode_get(v, "type")) &&
         (x->kind != LG_YSCALAR || strcmp(x->text, "object") != 0))
-        return type_err(c, x, "parameters.type", "'object' (tool arguments are an object)");
+        return sp_type_err(&c->sp, x, "parameters.type", "'object' (tool arguments are an object)");
     const lg_ynode *props = lg_ynode_get(v, "properties");
     if (props && props->kind != LG_YMAP)
-        return type_err(c, props, "parameters.properties", "a mapping of name: schema");
+        return sp_type_err(&c->sp, props, "parameters.properties", "a mapping of name: schema");
     size_t np = props ? props->n : 0;
     if (!(*names = calloc(np + 1, sizeof **names)))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     for (size_t i = 0; i < np; i++) {
         const lg_ypair *p = &props->pairs[i];
         if (p->value->kind != LG_YMAP)
-            return type_err(c, p->value, "parameters.properties", "a mapping of name: schema");
+            return sp_type_err(&c->sp, p->value, "parameters.properties",
+                               "a mapping of name: schema");
         const lg_ynode *t = lg_ynode_get(p->value, "type");
         int ti;
         if (t && get_enum(c, t, "type", schema_types,
                           "string, integer, number, boolean, array, object, null", &ti))
-            return c->err->code;
+            return c->sp.err->code;
         (*names)[i] = p->key->text;
     }
     if ((x = lg_ynode_get(v, "required"))) {
         if (x->kind != LG_YSEQ)
-            return type_err(c, x, "parameters.required", "a list of property names");
+            return sp_type_err(&c->sp, x, "parameters.required", "a list of property names");
         for (size_t i = 0; i < x->n; i++) {
             const lg_ynode *r = x->items[i];
             if (r->kind != LG_YSCALAR || !in_list(r->text, *names)) {
                 const char *guess = r->kind == LG_YSCALAR ? lg_suggest(r->text, *names) : NULL;
                 char d[64];
-                return at(c, r->line, r->col,
-                          "'parameters.required' names %s, which is not in 'properties'%s%s%s",
-                          lg_ynode_describe(r, d, sizeof d), guess ? " (did you mean '" : "",
-                          guess ? guess : "", guess ? "'?)" : "");
+                return sp_at(&c->sp, r->line, r->col,
+                             "'parameters.required' names %s, which is not in 'properties'%s%s%s",
+                             lg_ynode_describe(r, d, sizeof d), guess ? " (did you mean '" : "",
+                             guess ? guess : "", guess ? "'?)" : "");
             }
         }
     }
-    if (!(*out = lg_ynode_to_json(v, c->file, c->err)))
-        return c->err->code;
+    if (!(*out = lg_ynode_to_json(v, c->sp.file, c->sp.err)))
+        return c->sp.err->code;
     if (!json_object_get(*out, "type"))
         json_object_set_new(*out, "type", json_string("object"));
     if (!json_object_get(*out, "properties"))
@@ -413,30 +311,28 @@ static int parse_tool(pctx *c, const lg_ynode *v, size_t index, lg_loop_tool *t,
     int rc = 0;
 
     snprintf(where, sizeof where, "tools[%zu]", index);
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, where, "a mapping (name, command, parameters, ...)");
-    if (check_keys(c, v, keys, where))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, where, "a mapping (name, command, parameters, ...)", keys))
+        return c->sp.err->code;
     t->line = v->line;
     t->col = v->col;
     if (!(x = lg_ynode_get(v, "name")))
-        return at(c, v->line, v->col, "missing required key 'name' in '%s'", where);
+        return sp_at(&c->sp, v->line, v->col, "missing required key 'name' in '%s'", where);
     if (get_str(c, x, "name", false, &t->name))
-        return c->err->code;
+        return c->sp.err->code;
     if (!tool_name_ok(t->name))
-        return at(c, x->line, x->col, "tool name '%s' must be 1 to 64 letters, digits, '_' or '-'",
-                  t->name);
+        return sp_at(&c->sp, x->line, x->col,
+                     "tool name '%s' must be 1 to 64 letters, digits, '_' or '-'", t->name);
     if (strcmp(t->name, "final_answer") == 0)
-        return at(c, x->line, x->col, "'final_answer' is the engine's own tool (it ends the "
-                  "loop with the answer); give this tool another name");
+        return sp_at(&c->sp, x->line, x->col, "'final_answer' is the engine's own tool (it "
+                     "ends the loop with the answer); give this tool another name");
     for (size_t i = 0; i < nbefore; i++)
         if (strcmp(before[i].name, t->name) == 0)
-            return at(c, x->line, x->col, "tool '%s' is declared twice (first at line %d)",
-                      t->name, before[i].line);
+            return sp_at(&c->sp, x->line, x->col, "tool '%s' is declared twice (first at line %d)",
+                         t->name, before[i].line);
     if ((x = lg_ynode_get(v, "description")) && get_str(c, x, "description", true, &t->description))
-        return c->err->code;
+        return c->sp.err->code;
     if (!t->description && !(t->description = strdup("")))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     if ((x = lg_ynode_get(v, "parameters"))) {
         if (parse_parameters(c, x, "parameters", &t->parameters, &args))
             goto out;
@@ -444,7 +340,7 @@ static int parse_tool(pctx *c, const lg_ynode *v, size_t index, lg_loop_tool *t,
         t->parameters = json_pack("{s:s,s:{}}", "type", "object", "properties");
         args = calloc(1, sizeof *args);
         if (!t->parameters || !args) {
-            rc = nomem(c);
+            rc = sp_nomem(&c->sp);
             goto out;
         }
     }
@@ -461,18 +357,18 @@ static int parse_tool(pctx *c, const lg_ynode *v, size_t index, lg_loop_tool *t,
             if (parse_template(c, x, "stdin", true, args, &t->stdin_t))
                 goto out;
         } else {
-            type_err(c, x, "stdin", "'json', 'none' or a template over the arguments");
+            sp_type_err(&c->sp, x, "stdin", "'json', 'none' or a template over the arguments");
             goto out;
         }
     }
-    if ((x = lg_ynode_get(v, "idempotent")) && get_bool(c, x, "idempotent", &t->idempotent))
+    if ((x = lg_ynode_get(v, "idempotent")) && sp_get_bool(&c->sp, x, "idempotent", &t->idempotent))
         goto out;
     if ((x = lg_ynode_get(v, "requires_approval")) &&
-        get_bool(c, x, "requires_approval", &t->requires_approval))
+        sp_get_bool(&c->sp, x, "requires_approval", &t->requires_approval))
         goto out;
 out:
     free(args);
-    return rc ? rc : lg_err_isset(c->err) ? c->err->code : 0;
+    return rc ? rc : lg_err_isset(c->sp.err) ? c->sp.err->code : 0;
 }
 
 /* ---- sections ---- */
@@ -484,21 +380,19 @@ static int parse_verify(pctx *c, const lg_ynode *v, lg_loop_config *cfg)
     static const char *const feeds[] = {"both", "stdout", "stderr", NULL};
     const lg_ynode *x;
     int e;
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, "verify", "a mapping (command, when, feed_back, timeout)");
-    if (check_keys(c, v, keys, "verify"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "verify", "a mapping (command, when, feed_back, timeout)", keys))
+        return c->sp.err->code;
     if (parse_cmd(c, v, "verify", NULL, false, LG_LOOP_VERIFY_TIMEOUT_S, &cfg->verify))
-        return c->err->code;
+        return c->sp.err->code;
     cfg->has_verify = true;
     if ((x = lg_ynode_get(v, "when"))) {
         if (get_enum(c, x, "verify.when", whens, "final_answer, each_action", &e))
-            return c->err->code;
+            return c->sp.err->code;
         cfg->verify_when = (lg_loop_verify_when)e;
     }
     if ((x = lg_ynode_get(v, "feed_back"))) {
         if (get_enum(c, x, "verify.feed_back", feeds, "both, stdout, stderr", &e))
-            return c->err->code;
+            return c->sp.err->code;
         cfg->verify_feed = (lg_loop_feed)e;
     }
     return 0;
@@ -510,33 +404,31 @@ static int parse_limits(pctx *c, const lg_ynode *v, lg_loop_limits *l)
                                        "max_cost_usd", "repeated_action", "stall",
                                        "max_verify_failures", "max_corrections", NULL};
     const lg_ynode *x;
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, "limits", "a mapping");
-    if (check_keys(c, v, keys, "limits"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "limits", NULL, keys))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_iterations")) &&
         get_count(c, x, "limits.max_iterations", 1, 1000000, &l->max_iterations))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "timeout_s")) &&
-        get_pos_num(c, x, "limits.timeout_s", 86400.0 * 7, &l->timeout_s))
-        return c->err->code;
+        sp_get_pos_num(&c->sp, x, "limits.timeout_s", 86400.0 * 7, &l->timeout_s))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_tokens")) &&
         get_count(c, x, "limits.max_tokens", 1, UINT64_MAX / 2, &l->max_tokens))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_cost_usd")) &&
-        get_pos_num(c, x, "limits.max_cost_usd", 1e9, &l->max_cost_usd))
-        return c->err->code;
+        sp_get_pos_num(&c->sp, x, "limits.max_cost_usd", 1e9, &l->max_cost_usd))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "repeated_action")) &&
         get_u32(c, x, "limits.repeated_action", 2, 1000000, &l->repeated_action))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "stall")) && get_u32(c, x, "limits.stall", 1, 1000000, &l->stall))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_verify_failures")) &&
         get_u32(c, x, "limits.max_verify_failures", 1, 1000000, &l->max_verify_failures))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_corrections")) &&
         get_u32(c, x, "limits.max_corrections", 0, 100, &l->max_corrections))
-        return c->err->code;
+        return c->sp.err->code;
     return 0;
 }
 
@@ -545,26 +437,24 @@ static int parse_retry(pctx *c, const lg_ynode *v, lg_loop_retry *r)
     static const char *const keys[] = {"max_retries", "backoff_base_s", "backoff_cap_s",
                                        "request_timeout_s", NULL};
     const lg_ynode *x;
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, "retry", "a mapping");
-    if (check_keys(c, v, keys, "retry"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "retry", NULL, keys))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_retries")) &&
         get_u32(c, x, "retry.max_retries", 0, 100, &r->max_retries))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "backoff_base_s")) &&
-        get_pos_num(c, x, "retry.backoff_base_s", 3600, &r->backoff_base_s))
-        return c->err->code;
+        sp_get_pos_num(&c->sp, x, "retry.backoff_base_s", 3600, &r->backoff_base_s))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "backoff_cap_s")) &&
-        get_pos_num(c, x, "retry.backoff_cap_s", 3600, &r->backoff_cap_s))
-        return c->err->code;
+        sp_get_pos_num(&c->sp, x, "retry.backoff_cap_s", 3600, &r->backoff_cap_s))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "request_timeout_s")) &&
-        get_pos_num(c, x, "retry.request_timeout_s", 86400, &r->request_timeout_s))
-        return c->err->code;
+        sp_get_pos_num(&c->sp, x, "retry.request_timeout_s", 86400, &r->request_timeout_s))
+        return c->sp.err->code;
     if (r->backoff_cap_s < r->backoff_base_s) {
         x = lg_ynode_get(v, "backoff_cap_s") ? lg_ynode_get(v, "backoff_cap_s") : v;
-        return at(c, x->line, x->col, "'retry.backoff_cap_s' (%g) must not be below "
-                  "'retry.backoff_base_s' (%g)", r->backoff_cap_s, r->backoff_base_s);
+        return sp_at(&c->sp, x->line, x->col, "'retry.backoff_cap_s' (%g) must not be below "
+                     "'retry.backoff_base_s' (%g)", r->backoff_cap_s, r->backoff_base_s);
     }
     return 0;
 }
@@ -573,15 +463,14 @@ static int parse_escalate(pctx *c, const lg_ynode *v, lg_loop_config *cfg)
 {
     static const char *const keys[] = {"on_stall", "on_unapproved", NULL};
     const lg_ynode *x;
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, "escalate", "a mapping (on_stall, on_unapproved)");
-    if (check_keys(c, v, keys, "escalate"))
-        return c->err->code;
-    if ((x = lg_ynode_get(v, "on_stall")) && get_bool(c, x, "escalate.on_stall", &cfg->escalate_on_stall))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "escalate", "a mapping (on_stall, on_unapproved)", keys))
+        return c->sp.err->code;
+    if ((x = lg_ynode_get(v, "on_stall")) &&
+        sp_get_bool(&c->sp, x, "escalate.on_stall", &cfg->escalate_on_stall))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "on_unapproved")) &&
-        get_bool(c, x, "escalate.on_unapproved", &cfg->escalate_on_unapproved))
-        return c->err->code;
+        sp_get_bool(&c->sp, x, "escalate.on_unapproved", &cfg->escalate_on_unapproved))
+        return c->sp.err->code;
     return 0;
 }
 
@@ -596,71 +485,73 @@ static int parse_root(pctx *c, const lg_ynode *v, lg_loop_config *cfg)
     int e;
 
     if (!v || v->kind != LG_YMAP)
-        return v ? type_err(c, v, "loop.builtin", "a mapping") : LG_ERR(c->err, LG_EINPUT, "%s: no builtin block", c->file);
-    if (check_keys(c, v, keys, "loop.builtin"))
-        return c->err->code;
+        return v ? sp_type_err(&c->sp, v, "loop.builtin", "a mapping")
+                 : LG_ERR(c->sp.err, LG_EINPUT, "%s: no builtin block", c->sp.file);
+    if (sp_check_keys(&c->sp, v, keys, "loop.builtin"))
+        return c->sp.err->code;
     if (!(x = lg_ynode_get(v, "provider")))
-        return at(c, v->line, v->col, "missing required key 'provider' in 'loop.builtin' "
-                  "(openai, anthropic or sim)");
+        return sp_at(&c->sp, v->line, v->col, "missing required key 'provider' in 'loop.builtin' "
+                     "(openai, anthropic or sim)");
     if (get_enum(c, x, "provider", provider_names, "openai, anthropic, sim", &e))
-        return c->err->code;
+        return c->sp.err->code;
     cfg->provider = (lg_loop_provider)e;
     if (!(x = lg_ynode_get(v, "model")))
-        return at(c, v->line, v->col, "missing required key 'model' in 'loop.builtin'");
+        return sp_at(&c->sp, v->line, v->col, "missing required key 'model' in 'loop.builtin'");
     if (get_str(c, x, "model", false, &cfg->model))
-        return c->err->code;
+        return c->sp.err->code;
     if (!(x = lg_ynode_get(v, "prompt")))
-        return at(c, v->line, v->col, "missing required key 'prompt' in 'loop.builtin' (the "
-                  "first user message, a template over case fields)");
+        return sp_at(&c->sp, v->line, v->col, "missing required key 'prompt' in 'loop.builtin' "
+                     "(the first user message, a template over case fields)");
     if (parse_template(c, x, "prompt", false, NULL, &cfg->prompt))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "system")) && parse_template(c, x, "system", false, NULL, &cfg->system))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "feedback")) &&
         parse_template(c, x, "feedback", false, NULL, &cfg->feedback))
-        return c->err->code;
+        return c->sp.err->code;
     if (!cfg->feedback &&
         lg_template_parse("Verification failed (attempt {{verify_failures}}):\n{{verify_output}}\n"
                           "Fix the problem and try again.",
-                          &cfg->feedback, NULL, c->err))
-        return c->err->code;
-    if ((x = lg_ynode_get(v, "stream")) && get_bool(c, x, "stream", &cfg->stream))
-        return c->err->code;
+                          &cfg->feedback, NULL, c->sp.err))
+        return c->sp.err->code;
+    if ((x = lg_ynode_get(v, "stream")) && sp_get_bool(&c->sp, x, "stream", &cfg->stream))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_tokens")) &&
         get_u32(c, x, "max_tokens", 1, 10000000, &cfg->max_tokens))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "temperature"))) {
         if (!lg_ynode_num(x, &cfg->temperature) || cfg->temperature < 0 || cfg->temperature > 2)
-            return type_err(c, x, "temperature", "a number from 0 to 2");
+            return sp_type_err(&c->sp, x, "temperature", "a number from 0 to 2");
         cfg->has_temperature = true;
     }
-    if ((x = lg_ynode_get(v, "text_answer")) && get_bool(c, x, "text_answer", &cfg->text_answer))
-        return c->err->code;
+    if ((x = lg_ynode_get(v, "text_answer")) &&
+        sp_get_bool(&c->sp, x, "text_answer", &cfg->text_answer))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_output_bytes"))) {
         uint64_t n;
         if (get_count(c, x, "max_output_bytes", 256, (uint64_t)64 << 20, &n))
-            return c->err->code;
+            return c->sp.err->code;
         cfg->max_output_bytes = (size_t)n;
     }
     if ((x = lg_ynode_get(v, "tools"))) {
         if (x->kind != LG_YSEQ)
-            return type_err(c, x, "tools", "a list of tools");
+            return sp_type_err(&c->sp, x, "tools", "a list of tools");
         if (!(cfg->tools = calloc(x->n + 1, sizeof *cfg->tools)))
-            return nomem(c);
+            return sp_nomem(&c->sp);
         for (size_t i = 0; i < x->n; i++) {
             cfg->ntools++;
             if (parse_tool(c, x->items[i], i, &cfg->tools[i], cfg->tools, i))
-                return c->err->code;
+                return c->sp.err->code;
         }
     }
     if ((x = lg_ynode_get(v, "verify")) && parse_verify(c, x, cfg))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "limits")) && parse_limits(c, x, &cfg->limits))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "retry")) && parse_retry(c, x, &cfg->retry))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "escalate")) && parse_escalate(c, x, cfg))
-        return c->err->code;
+        return c->sp.err->code;
     return 0;
 }
 
@@ -668,11 +559,11 @@ int lg_loop_config_parse(const lg_ynode *node, const char *file, const lg_casege
                          lg_loop_config **out, lg_err *err)
 {
     lg_err local = LG_ERR_INIT;
-    pctx c = {file ? file : "suite", cases, err ? err : &local};
+    pctx c = {{file ? file : "suite", err ? err : &local}, cases};
     lg_loop_config *cfg = calloc(1, sizeof *cfg);
     *out = NULL;
     if (!cfg)
-        return LG_ERR(c.err, LG_ENOMEM, "out of memory");
+        return LG_ERR(c.sp.err, LG_ENOMEM, "out of memory");
     cfg->text_answer = true;
     cfg->max_output_bytes = 16384;
     cfg->escalate_on_unapproved = true;
@@ -683,9 +574,9 @@ int lg_loop_config_parse(const lg_ynode *node, const char *file, const lg_casege
     cfg->retry.backoff_cap_s = 30;
     cfg->retry.request_timeout_s = 120;
     int rc = parse_root(&c, node, cfg);
-    if (rc || lg_err_isset(c.err)) {
+    if (rc || lg_err_isset(c.sp.err)) {
         lg_loop_config_free(cfg);
-        return lg_err_isset(c.err) ? c.err->code : rc;
+        return lg_err_isset(c.sp.err) ? c.sp.err->code : rc;
     }
     *out = cfg;
     return 0;

@@ -1,6 +1,7 @@
 #include "suite.h"
 
 #include <errno.h>
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,12 +13,12 @@
 #include "core/fs.h"
 #include "core/suggest.h"
 #include "harness/loop_config.h"
+#include "harness/suite_int.h"
 #include "harness/template.h"
 
 typedef struct sctx {
+    sp_ctx sp; /* the file and the error (suite_int.h) */
     lg_suite *s;
-    const char *file;
-    lg_err *err;
 } sctx;
 
 static const char *const top_keys[] = {
@@ -25,11 +26,9 @@ static const char *const top_keys[] = {
     "invariants", "limits", "pricing", "gates", "sim", NULL,
 };
 
-/* ---- messages ---- */
+/* ---- messages and typed values shared with loop_config.c (suite_int.h) ---- */
 
-static int at(sctx *c, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int at(sctx *c, int line, int col, const char *fmt, ...)
+int sp_at(sp_ctx *c, int line, int col, const char *fmt, ...)
 {
     char msg[LG_ERR_MSG_MAX];
     va_list ap;
@@ -39,54 +38,84 @@ static int at(sctx *c, int line, int col, const char *fmt, ...)
     return LG_ERR(c->err, LG_EINPUT, "%s:%d:%d: %s", c->file, line, col, msg);
 }
 
-/* "'KEY' must be WANT, got 'VALUE'" at the value. */
-static int type_err(sctx *c, const lg_ynode *v, const char *key, const char *want)
+int sp_type_err(sp_ctx *c, const lg_ynode *v, const char *key, const char *want)
 {
     char d[64];
-    return at(c, v->line, v->col, "'%s' must be %s, got %s", key, want,
-              lg_ynode_describe(v, d, sizeof d));
+    return sp_at(c, v->line, v->col, "'%s' must be %s, got %s", key, want,
+                 lg_ynode_describe(v, d, sizeof d));
 }
+
+int sp_nomem(sp_ctx *c)
+{
+    return LG_ERR(c->err, LG_ENOMEM, "out of memory");
+}
+
+int sp_check_keys(sp_ctx *c, const lg_ynode *map, const char *const *allowed, const char *where)
+{
+    return lg_ynode_check_keys(map, allowed, c->file, where, c->err);
+}
+
+int sp_get_map(sp_ctx *c, const lg_ynode *v, const char *key, const char *want,
+               const char *const *allowed)
+{
+    if (v->kind != LG_YMAP)
+        return sp_type_err(c, v, key, want ? want : "a mapping");
+    return allowed ? sp_check_keys(c, v, allowed, key) : 0;
+}
+
+int sp_get_bool(sp_ctx *c, const lg_ynode *v, const char *key, bool *out)
+{
+    if (!lg_ynode_bool(v, out))
+        return sp_type_err(c, v, key, "true or false");
+    return 0;
+}
+
+int sp_get_pos_num(sp_ctx *c, const lg_ynode *v, const char *key, double max, double *out)
+{
+    double x;
+    if (!lg_ynode_num(v, &x) || !(x > 0))
+        return sp_type_err(c, v, key, "a positive number");
+    if (x > max) {
+        char d[64];
+        return sp_at(c, v->line, v->col, "'%s' must be at most %g, got %s", key, max,
+                     lg_ynode_describe(v, d, sizeof d));
+    }
+    *out = x;
+    return 0;
+}
+
+void sp_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- messages ---- */
 
 /* "missing required key 'KEY'[ in 'WHERE']" at the enclosing mapping. */
 static int missing(sctx *c, const lg_ynode *map, const char *key, const char *where)
 {
     if (where)
-        return at(c, map->line, map->col, "missing required key '%s' in '%s'", key, where);
-    return at(c, map->line, map->col, "missing required key '%s'", key);
-}
-
-static int nomem(sctx *c)
-{
-    return LG_ERR(c->err, LG_ENOMEM, "out of memory");
-}
-
-static int check_keys(sctx *c, const lg_ynode *map, const char *const *allowed, const char *where)
-{
-    return lg_ynode_check_keys(map, allowed, c->file, where, c->err);
+        return sp_at(&c->sp, map->line, map->col, "missing required key '%s' in '%s'", key, where);
+    return sp_at(&c->sp, map->line, map->col, "missing required key '%s'", key);
 }
 
 /* ---- typed values ---- */
 
-static int get_map(sctx *c, const lg_ynode *v, const char *key)
-{
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, key, "a mapping");
-    return 0;
-}
-
 static int get_str(sctx *c, const lg_ynode *v, const char *key, char **out)
 {
     if (v->kind != LG_YSCALAR || lg_ynode_is_null(v) || v->len == 0 || strlen(v->text) != v->len)
-        return type_err(c, v, key, "a non-empty string");
+        return sp_type_err(&c->sp, v, key, "a non-empty string");
     if (!(*out = strdup(v->text)))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     return 0;
 }
 
 static int get_text(sctx *c, const lg_ynode *v, const char *key, lg_suite_text *out)
 {
     if (get_str(c, v, key, &out->text))
-        return c->err->code;
+        return c->sp.err->code;
     out->pos = lg_ynode_textpos(v);
     return 0;
 }
@@ -98,21 +127,12 @@ static int get_u64(sctx *c, const lg_ynode *v, const char *key, unsigned long lo
     unsigned long long x;
     char d[64];
     if (!lg_ynode_u64(v, &x))
-        return type_err(c, v, key, want);
+        return sp_type_err(&c->sp, v, key, want);
     if (x < min)
-        return type_err(c, v, key, want);
+        return sp_type_err(&c->sp, v, key, want);
     if (x > max)
-        return at(c, v->line, v->col, "'%s' must be at most %llu, got %s", key, max,
-                  lg_ynode_describe(v, d, sizeof d));
-    *out = x;
-    return 0;
-}
-
-static int get_pos_num(sctx *c, const lg_ynode *v, const char *key, double *out)
-{
-    double x;
-    if (!lg_ynode_num(v, &x) || !(x > 0))
-        return type_err(c, v, key, "a positive number");
+        return sp_at(&c->sp, v->line, v->col, "'%s' must be at most %llu, got %s", key, max,
+                     lg_ynode_describe(v, d, sizeof d));
     *out = x;
     return 0;
 }
@@ -121,23 +141,9 @@ static int get_num(sctx *c, const lg_ynode *v, const char *key, double *out)
 {
     double x;
     if (!lg_ynode_num(v, &x) || x < 0)
-        return type_err(c, v, key, "a number >= 0");
+        return sp_type_err(&c->sp, v, key, "a number >= 0");
     *out = x;
     return 0;
-}
-
-static int get_bool(sctx *c, const lg_ynode *v, const char *key, bool *out)
-{
-    if (!lg_ynode_bool(v, out))
-        return type_err(c, v, key, "true or false");
-    return 0;
-}
-
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
 }
 
 static int get_strlist(sctx *c, const lg_ynode *v, const char *key, const char *want,
@@ -147,12 +153,12 @@ static int get_strlist(sctx *c, const lg_ynode *v, const char *key, const char *
     out->line = v->line;
     out->col = v->col;
     if (v->kind != LG_YSEQ)
-        return type_err(c, v, key, want);
+        return sp_type_err(&c->sp, v, key, want);
     if (!(out->items = calloc(v->n + 1, sizeof *out->items)))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     for (size_t i = 0; i < v->n; i++) {
         if (get_str(c, v->items[i], key, &out->items[i]))
-            return c->err->code;
+            return c->sp.err->code;
         out->n++;
     }
     return 0;
@@ -160,27 +166,38 @@ static int get_strlist(sctx *c, const lg_ynode *v, const char *key, const char *
 
 /* ---- templates against case fields ---- */
 
+int sp_template_parse(sp_ctx *c, const char *text, lg_ytextpos pos, const char *key,
+                      lg_template **out)
+{
+    lg_err e = LG_ERR_INIT;
+    size_t off = 0;
+    int line, col;
+
+    if (lg_template_parse(text, out, &off, &e)) {
+        if (e.code == LG_ENOMEM)
+            return sp_nomem(c);
+        lg_ytextpos_at(pos, off, &line, &col);
+        return sp_at(c, line, col, "'%s': %s", key, e.msg);
+    }
+    return 0;
+}
+
 static int check_template(sctx *c, const char *text, lg_ytextpos pos, const char *key)
 {
     lg_template *t = NULL;
-    lg_err e = LG_ERR_INIT;
     size_t off = 0;
     int line, col, rc = 0;
 
-    if (lg_template_parse(text, &t, &off, &e)) {
-        if (e.code == LG_ENOMEM)
-            return nomem(c);
-        lg_ytextpos_at(pos, off, &line, &col);
-        return at(c, line, col, "'%s': %s", key, e.msg);
-    }
+    if (sp_template_parse(&c->sp, text, pos, key, &t))
+        return c->sp.err->code;
     for (size_t i = 0; i < lg_template_nvars(t); i++) {
         const char *name = lg_template_var(t, i, &off);
         if (lg_casegen_find(c->s->cases, name) >= 0)
             continue;
         const char *guess = lg_suggest(name, lg_casegen_names(c->s->cases));
         lg_ytextpos_at(pos, off, &line, &col);
-        rc = at(c, line, col, "'%s' refers to unknown case field '%s'%s%s%s", key, name,
-                guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
+        rc = sp_at(&c->sp, line, col, "'%s' refers to unknown case field '%s'%s%s%s", key, name,
+                   guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
         break;
     }
     lg_template_free(t);
@@ -198,20 +215,20 @@ static int check_json_templates(sctx *c, const lg_ynode *v, const char *key)
     case LG_YSEQ:
         for (size_t i = 0; i < v->n; i++)
             if (check_json_templates(c, v->items[i], key))
-                return c->err->code;
+                return c->sp.err->code;
         return 0;
     case LG_YMAP:
         for (size_t i = 0; i < v->n; i++)
             if (check_json_templates(c, v->pairs[i].value, key))
-                return c->err->code;
+                return c->sp.err->code;
         return 0;
     }
     return 0;
 }
 
-/* ---- commands ---- */
+/* ---- commands (suite_int.h) ---- */
 
-static bool env_name_ok(const char *s)
+bool sp_env_name_ok(const char *s)
 {
     if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
         return false;
@@ -222,63 +239,69 @@ static bool env_name_ok(const char *s)
     return true;
 }
 
-/* The value of a `command` key: a command line (sh -c) or an argument list. */
-static int parse_command_value(sctx *c, const lg_ynode *v, const char *key, lg_suite_cmd *cmd)
+int sp_cmd_value(sp_ctx *c, const lg_ynode *v, const char *key, sp_cmd_word_fn word, void *arg,
+                 lg_suite_cmd *cmd)
 {
     static const char want[] = "a command line or a list of arguments";
     cmd->line = v->line;
     cmd->col = v->col;
     if (v->kind == LG_YSCALAR) {
         if (lg_ynode_is_null(v) || v->len == 0)
-            return type_err(c, v, key, want);
-        return get_str(c, v, key, &cmd->shell);
+            return sp_type_err(c, v, key, want);
+        if (strlen(v->text) != v->len)
+            return sp_type_err(c, v, key, "a non-empty string");
+        if (!(cmd->shell = strdup(v->text)))
+            return sp_nomem(c);
+        return word ? word(arg, v, key, 0) : 0;
     }
     if (v->kind != LG_YSEQ || v->n == 0)
-        return type_err(c, v, key, want);
+        return sp_type_err(c, v, key, want);
     if (!(cmd->argv = calloc(v->n + 1, sizeof *cmd->argv)))
-        return nomem(c);
+        return sp_nomem(c);
     for (size_t i = 0; i < v->n; i++) {
         const lg_ynode *a = v->items[i];
         if (a->kind != LG_YSCALAR || strlen(a->text) != a->len)
-            return type_err(c, a, key, "a list of arguments (strings)");
+            return sp_type_err(c, a, key, "a list of arguments (strings)");
         if (!(cmd->argv[i] = strdup(a->text)))
-            return nomem(c);
+            return sp_nomem(c);
+        if (word && word(arg, a, key, i))
+            return c->err->code;
     }
     return 0;
 }
 
-/* `command`, `env` and (if allowed) `timeout` of a command mapping. `where`
- * is the mapping's dotted name ("validate"). */
-static int parse_cmd(sctx *c, const lg_ynode *map, const char *where, lg_suite_cmd *cmd)
+int sp_cmd_parse(sp_ctx *c, const lg_ynode *map, const char *where, double max_timeout,
+                 sp_cmd_word_fn word, void *arg, lg_suite_cmd *cmd)
 {
-    char key[128];
+    char key[160];
     const lg_ynode *v;
 
     if (!(v = lg_ynode_get(map, "command")))
-        return missing(c, map, "command", where);
+        return sp_at(c, map->line, map->col, "missing required key 'command' in '%s'", where);
     snprintf(key, sizeof key, "%s.command", where);
-    if (parse_command_value(c, v, key, cmd))
+    if (sp_cmd_value(c, v, key, word, arg, cmd))
         return c->err->code;
     if ((v = lg_ynode_get(map, "timeout"))) {
         snprintf(key, sizeof key, "%s.timeout", where);
-        if (get_pos_num(c, v, key, &cmd->timeout_s))
+        if (sp_get_pos_num(c, v, key, max_timeout, &cmd->timeout_s))
             return c->err->code;
     }
     if ((v = lg_ynode_get(map, "env"))) {
         snprintf(key, sizeof key, "%s.env", where);
         if (v->kind != LG_YMAP)
-            return type_err(c, v, key, "a mapping of NAME: value");
+            return sp_type_err(c, v, key, "a mapping of NAME: value");
         if (!(cmd->env = calloc(v->n + 1, sizeof *cmd->env)))
-            return nomem(c);
+            return sp_nomem(c);
         for (size_t i = 0; i < v->n; i++) {
             const lg_ypair *p = &v->pairs[i];
             lg_buf b = LG_BUF_INIT;
             int rc;
-            if (!env_name_ok(p->key->text))
-                return at(c, p->key->line, p->key->col,
-                          "'%s': '%s' is not a valid environment variable name", key, p->key->text);
+            if (!sp_env_name_ok(p->key->text))
+                return sp_at(c, p->key->line, p->key->col,
+                             "'%s': '%s' is not a valid environment variable name", key,
+                             p->key->text);
             if (p->value->kind != LG_YSCALAR)
-                return type_err(c, p->value, key, "a mapping of NAME: value (values are text)");
+                return sp_type_err(c, p->value, key, "a mapping of NAME: value (values are text)");
             /* null unsets the variable in the child: "NAME" alone (core/proc.h) */
             if (lg_ynode_is_null(p->value))
                 rc = lg_buf_append_str(&b, p->key->text);
@@ -286,7 +309,7 @@ static int parse_cmd(sctx *c, const lg_ynode *map, const char *where, lg_suite_c
                 rc = lg_buf_appendf(&b, "%s=%s", p->key->text, p->value->text);
             if (rc) {
                 lg_buf_release(&b);
-                return nomem(c);
+                return sp_nomem(c);
             }
             cmd->env[i] = lg_buf_take(&b, NULL);
         }
@@ -296,9 +319,9 @@ static int parse_cmd(sctx *c, const lg_ynode *map, const char *where, lg_suite_c
 
 static void cmd_release(lg_suite_cmd *cmd)
 {
-    free_strv(cmd->argv);
+    sp_strv_free(cmd->argv);
     free(cmd->shell);
-    free_strv(cmd->env);
+    sp_strv_free(cmd->env);
 }
 
 /* ---- sections ---- */
@@ -308,11 +331,11 @@ static int parse_cases(sctx *c, const lg_ynode *v)
     static const char *const keys[] = {"count", "generators", NULL};
     const lg_ynode *x;
 
-    if (get_map(c, v, "cases") || check_keys(c, v, keys, "cases"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "cases", NULL, keys))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "count")) &&
         get_u64(c, x, "cases.count", 1, LG_SUITE_MAX_COUNT, "a positive integer", &c->s->count))
-        return c->err->code;
+        return c->sp.err->code;
     return 0;
 }
 
@@ -323,43 +346,44 @@ static int parse_loop(sctx *c, const lg_ynode *v)
     const lg_ynode *cmd, *bi, *x;
     const lg_ypair *p;
 
-    if (get_map(c, v, "loop"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "loop", NULL, NULL))
+        return c->sp.err->code;
     if ((p = lg_ynode_get_pair(v, "timeout")))
-        return at(c, p->key->line, p->key->col,
-                  "unknown key 'timeout' in 'loop' (the time limit of a trial is 'limits.timeout_s')");
-    if (check_keys(c, v, keys, "loop"))
-        return c->err->code;
+        return sp_at(&c->sp, p->key->line, p->key->col,
+                     "unknown key 'timeout' in 'loop' (the time limit of a trial is 'limits.timeout_s')");
+    if (sp_check_keys(&c->sp, v, keys, "loop"))
+        return c->sp.err->code;
     loop->line = v->line;
     loop->col = v->col;
     cmd = lg_ynode_get(v, "command");
     bi = lg_ynode_get(v, "builtin");
     if (cmd && bi)
-        return at(c, lg_ynode_get_pair(v, "builtin")->key->line, lg_ynode_get_pair(v, "builtin")->key->col,
-                  "'loop' takes either 'command' (an external loop) or 'builtin', not both");
+        return sp_at(&c->sp, lg_ynode_get_pair(v, "builtin")->key->line,
+                     lg_ynode_get_pair(v, "builtin")->key->col,
+                     "'loop' takes either 'command' (an external loop) or 'builtin', not both");
     if (!cmd && !bi)
-        return at(c, v->line, v->col,
-                  "'loop' needs 'command' (an external loop) or 'builtin' (the built-in engine)");
+        return sp_at(&c->sp, v->line, v->col,
+                     "'loop' needs 'command' (an external loop) or 'builtin' (the built-in engine)");
     if (bi) {
         const char *extra = lg_ynode_get(v, "env") ? "env" : lg_ynode_get(v, "answer") ? "answer" : NULL;
         if (extra) {
             p = lg_ynode_get_pair(v, extra);
-            return at(c, p->key->line, p->key->col,
-                      "'loop.%s' applies to 'command' loops only", extra);
+            return sp_at(&c->sp, p->key->line, p->key->col,
+                         "'loop.%s' applies to 'command' loops only", extra);
         }
-        if (get_map(c, bi, "loop.builtin"))
-            return c->err->code;
+        if (sp_get_map(&c->sp, bi, "loop.builtin", NULL, NULL))
+            return c->sp.err->code;
         loop->kind = LG_LOOP_BUILTIN;
         loop->builtin_node = bi;
-        if (!(loop->builtin = lg_ynode_to_json(bi, c->file, c->err)))
-            return c->err->code;
-        return lg_loop_config_check(bi, c->file, c->s->cases, c->err); /* harness/loop_config.c */
+        if (!(loop->builtin = lg_ynode_to_json(bi, c->sp.file, c->sp.err)))
+            return c->sp.err->code;
+        return lg_loop_config_check(bi, c->sp.file, c->s->cases, c->sp.err); /* harness/loop_config.c */
     }
     loop->kind = LG_LOOP_COMMAND;
-    if (parse_cmd(c, v, "loop", &loop->cmd))
-        return c->err->code;
+    if (sp_cmd_parse(&c->sp, v, "loop", HUGE_VAL, NULL, NULL, &loop->cmd))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "answer")) && get_str(c, x, "loop.answer", &loop->answer))
-        return c->err->code;
+        return c->sp.err->code;
     return 0;
 }
 
@@ -369,34 +393,35 @@ static int parse_expect(sctx *c, const lg_ynode *v)
     lg_suite_expect *e = &c->s->expect;
     const lg_ynode *x;
 
-    if (get_map(c, v, "expect") || check_keys(c, v, keys, "expect"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "expect", NULL, keys))
+        return c->sp.err->code;
     e->present = true;
     e->line = v->line;
     e->col = v->col;
     if (!lg_ynode_get(v, "equals") && !lg_ynode_get(v, "contains") && !lg_ynode_get(v, "regex") &&
         !lg_ynode_get(v, "json"))
-        return at(c, v->line, v->col, "'expect' needs at least one of equals, contains, regex, json");
-    if ((x = lg_ynode_get(v, "ignore_case")) && get_bool(c, x, "expect.ignore_case", &e->ignore_case))
-        return c->err->code;
+        return sp_at(&c->sp, v->line, v->col, "'expect' needs at least one of equals, contains, regex, json");
+    if ((x = lg_ynode_get(v, "ignore_case")) &&
+        sp_get_bool(&c->sp, x, "expect.ignore_case", &e->ignore_case))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "equals"))) {
         if (get_text(c, x, "expect.equals", &e->equals) ||
             check_template(c, e->equals.text, e->equals.pos, "expect.equals"))
-            return c->err->code;
+            return c->sp.err->code;
     }
     if ((x = lg_ynode_get(v, "contains"))) {
         size_t n = x->kind == LG_YSEQ ? x->n : 1;
         if (x->kind == LG_YMAP || (x->kind == LG_YSEQ && x->n == 0))
-            return type_err(c, x, "expect.contains", "a string or a non-empty list of strings");
+            return sp_type_err(&c->sp, x, "expect.contains", "a string or a non-empty list of strings");
         if (!(e->contains = calloc(n, sizeof *e->contains)))
-            return nomem(c);
+            return sp_nomem(&c->sp);
         for (size_t i = 0; i < n; i++) {
             const lg_ynode *item = x->kind == LG_YSEQ ? x->items[i] : x;
             if (get_text(c, item, "expect.contains", &e->contains[i]))
-                return c->err->code;
+                return c->sp.err->code;
             e->ncontains++;
             if (check_template(c, e->contains[i].text, e->contains[i].pos, "expect.contains"))
-                return c->err->code;
+                return c->sp.err->code;
         }
     }
     if ((x = lg_ynode_get(v, "regex"))) {
@@ -407,18 +432,18 @@ static int parse_expect(sctx *c, const lg_ynode *v)
         int rc;
         if (get_text(c, x, "expect.regex", &e->regex) ||
             check_template(c, e->regex.text, e->regex.pos, "expect.regex"))
-            return c->err->code;
+            return c->sp.err->code;
         /* compile once with every placeholder replaced by a plain word, so a
          * broken pattern is reported now rather than at the first answer */
-        if (lg_template_parse(e->regex.text, &t, NULL, c->err))
-            return c->err->code;
+        if (lg_template_parse(e->regex.text, &t, NULL, c->sp.err))
+            return c->sp.err->code;
         if (!(vars = json_object())) {
             lg_template_free(t);
-            return nomem(c);
+            return sp_nomem(&c->sp);
         }
         for (size_t i = 0; i < lg_template_nvars(t); i++)
             json_object_set_new(vars, lg_template_var(t, i, NULL), json_string("x"));
-        rc = lg_template_render(t, vars, &probe, c->err);
+        rc = lg_template_render(t, vars, &probe, c->sp.err);
         json_decref(vars);
         lg_template_free(t);
         if (rc) {
@@ -430,14 +455,14 @@ static int parse_expect(sctx *c, const lg_ynode *v)
         if (rc) {
             char msg[256];
             regerror(rc, &re, msg, sizeof msg);
-            return at(c, x->line, x->col, "'expect.regex' is not a valid extended regular expression: %s", msg);
+            return sp_at(&c->sp, x->line, x->col, "'expect.regex' is not a valid extended regular expression: %s", msg);
         }
         regfree(&re);
     }
     if ((x = lg_ynode_get(v, "json"))) {
-        if (!(e->json = lg_ynode_to_json(x, c->file, c->err)) ||
+        if (!(e->json = lg_ynode_to_json(x, c->sp.file, c->sp.err)) ||
             check_json_templates(c, x, "expect.json"))
-            return c->err->code;
+            return c->sp.err->code;
     }
     return 0;
 }
@@ -445,10 +470,10 @@ static int parse_expect(sctx *c, const lg_ynode *v)
 static int parse_validate(sctx *c, const lg_ynode *v)
 {
     static const char *const keys[] = {"command", "env", "timeout", NULL};
-    if (get_map(c, v, "validate") || check_keys(c, v, keys, "validate"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "validate", NULL, keys))
+        return c->sp.err->code;
     c->s->validate.present = true;
-    return parse_cmd(c, v, "validate", &c->s->validate.cmd);
+    return sp_cmd_parse(&c->sp, v, "validate", HUGE_VAL, NULL, NULL, &c->s->validate.cmd);
 }
 
 static int parse_before(sctx *c, const lg_ynode *v, lg_suite_before *b)
@@ -456,20 +481,19 @@ static int parse_before(sctx *c, const lg_ynode *v, lg_suite_before *b)
     static const char *const keys[] = {"tool", "before", NULL};
     const lg_ynode *x;
 
-    if (v->kind != LG_YMAP)
-        return type_err(c, v, "invariants.required_before", "a mapping {tool: NAME, before: NAME} or a list of them");
-    if (check_keys(c, v, keys, "invariants.required_before"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "invariants.required_before",
+                   "a mapping {tool: NAME, before: NAME} or a list of them", keys))
+        return c->sp.err->code;
     b->line = v->line;
     b->col = v->col;
     if (!(x = lg_ynode_get(v, "tool")))
         return missing(c, v, "tool", "invariants.required_before");
     if (get_str(c, x, "invariants.required_before.tool", &b->tool))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "before")))
         return get_str(c, x, "invariants.required_before.before", &b->before);
     if (!(b->before = strdup("final_answer")))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     return 0;
 }
 
@@ -484,58 +508,59 @@ static int parse_invariants(sctx *c, const lg_ynode *v)
     const lg_ynode *x;
     uint64_t u;
 
-    if (get_map(c, v, "invariants") || check_keys(c, v, keys, "invariants"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "invariants", NULL, keys))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_iterations")) &&
         get_u64(c, x, "invariants.max_iterations", 1, UINT64_MAX, "a positive integer", &inv->max_iterations))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_tokens")) &&
         get_u64(c, x, "invariants.max_tokens", 1, UINT64_MAX, "a positive integer", &inv->max_tokens))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_cost_usd")) &&
-        get_pos_num(c, x, "invariants.max_cost_usd", &inv->max_cost_usd))
-        return c->err->code;
+        sp_get_pos_num(&c->sp, x, "invariants.max_cost_usd", HUGE_VAL, &inv->max_cost_usd))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "no_repeated_action"))) {
         if (get_u64(c, x, "invariants.no_repeated_action", 2, UINT32_MAX,
                     "an integer >= 2 (identical calls in a row that count as a repeat)", &u))
-            return c->err->code;
+            return c->sp.err->code;
         inv->no_repeated_action = (uint32_t)u;
     }
     if ((x = lg_ynode_get(v, "stall"))) {
         if (get_u64(c, x, "invariants.stall", 1, UINT32_MAX,
                     "a positive integer (iterations without a new tool result)", &u))
-            return c->err->code;
+            return c->sp.err->code;
         inv->stall = (uint32_t)u;
     }
     if ((x = lg_ynode_get(v, "tool_allowlist")) &&
         get_strlist(c, x, "invariants.tool_allowlist", tools, &inv->tool_allowlist))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "exactly_once")) &&
         get_strlist(c, x, "invariants.exactly_once", tools, &inv->exactly_once))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "approval_required")) &&
         get_strlist(c, x, "invariants.approval_required", tools, &inv->approval_required))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "required_before"))) {
         size_t n = x->kind == LG_YSEQ ? x->n : 1;
         if (!(inv->required_before = calloc(n ? n : 1, sizeof *inv->required_before)))
-            return nomem(c);
+            return sp_nomem(&c->sp);
         for (size_t i = 0; i < n; i++) {
             inv->nrequired_before++;
             if (parse_before(c, x->kind == LG_YSEQ ? x->items[i] : x, &inv->required_before[i]))
-                return c->err->code;
+                return c->sp.err->code;
         }
     }
     if ((x = lg_ynode_get(v, "command"))) {
         static const char *const ckeys[] = {"command", "env", "timeout", NULL};
         if (!(inv->command = calloc(1, sizeof *inv->command)))
-            return nomem(c);
+            return sp_nomem(&c->sp);
         if (x->kind == LG_YMAP) {
-            if (check_keys(c, x, ckeys, "invariants.command"))
-                return c->err->code;
-            return parse_cmd(c, x, "invariants.command", inv->command);
+            if (sp_check_keys(&c->sp, x, ckeys, "invariants.command"))
+                return c->sp.err->code;
+            return sp_cmd_parse(&c->sp, x, "invariants.command", HUGE_VAL, NULL, NULL,
+                                inv->command);
         }
-        return parse_command_value(c, x, "invariants.command", inv->command);
+        return sp_cmd_value(&c->sp, x, "invariants.command", NULL, NULL, inv->command);
     }
     return 0;
 }
@@ -546,18 +571,20 @@ static int parse_limits(sctx *c, const lg_ynode *v)
     lg_suite_limits *l = &c->s->limits;
     const lg_ynode *x;
 
-    if (get_map(c, v, "limits") || check_keys(c, v, keys, "limits"))
-        return c->err->code;
+    if (sp_get_map(&c->sp, v, "limits", NULL, keys))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_iterations")) &&
         get_u64(c, x, "limits.max_iterations", 1, UINT64_MAX, "a positive integer", &l->max_iterations))
-        return c->err->code;
-    if ((x = lg_ynode_get(v, "timeout_s")) && get_pos_num(c, x, "limits.timeout_s", &l->timeout_s))
-        return c->err->code;
+        return c->sp.err->code;
+    if ((x = lg_ynode_get(v, "timeout_s")) &&
+        sp_get_pos_num(&c->sp, x, "limits.timeout_s", HUGE_VAL, &l->timeout_s))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(v, "max_tokens")) &&
         get_u64(c, x, "limits.max_tokens", 1, UINT64_MAX, "a positive integer", &l->max_tokens))
-        return c->err->code;
-    if ((x = lg_ynode_get(v, "max_cost_usd")) && get_pos_num(c, x, "limits.max_cost_usd", &l->max_cost_usd))
-        return c->err->code;
+        return c->sp.err->code;
+    if ((x = lg_ynode_get(v, "max_cost_usd")) &&
+        sp_get_pos_num(&c->sp, x, "limits.max_cost_usd", HUGE_VAL, &l->max_cost_usd))
+        return c->sp.err->code;
     return 0;
 }
 
@@ -580,15 +607,15 @@ static int parse_pricing(sctx *c, const lg_ynode *v)
 
     if (v->kind == LG_YSCALAR && !lg_ynode_is_null(v)) {
         if (!(pr->file = join_path(c->s->dir, v->text)))
-            return nomem(c);
+            return sp_nomem(&c->sp);
         if (access(pr->file, R_OK) != 0)
-            return at(c, v->line, v->col, "cannot open pricing file '%s': %s", pr->file, strerror(errno));
+            return sp_at(&c->sp, v->line, v->col, "cannot open pricing file '%s': %s", pr->file, strerror(errno));
         return 0;
     }
     if (v->kind != LG_YMAP)
-        return type_err(c, v, "pricing", "a pricing file path or a mapping of model: {input, output, cached_input}");
+        return sp_type_err(&c->sp, v, "pricing", "a pricing file path or a mapping of model: {input, output, cached_input}");
     if (!(pr->models = calloc(v->n ? v->n : 1, sizeof *pr->models)))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     for (size_t i = 0; i < v->n; i++) {
         const lg_ypair *p = &v->pairs[i];
         lg_suite_price *m = &pr->models[pr->nmodels++];
@@ -598,12 +625,11 @@ static int parse_pricing(sctx *c, const lg_ynode *v)
         m->line = p->key->line;
         m->col = p->key->col;
         if (!(m->model = strdup(p->key->text)))
-            return nomem(c);
+            return sp_nomem(&c->sp);
         snprintf(key, sizeof key, "pricing.%s", m->model);
-        if (p->value->kind != LG_YMAP)
-            return type_err(c, p->value, key, "a mapping {input, output, cached_input} in USD per 1M tokens");
-        if (check_keys(c, p->value, keys, key))
-            return c->err->code;
+        if (sp_get_map(&c->sp, p->value, key,
+                       "a mapping {input, output, cached_input} in USD per 1M tokens", keys))
+            return c->sp.err->code;
         for (size_t k = 0; k < 2; k++) {
             const char *what = k ? "output" : "input";
             char sub[300];
@@ -611,14 +637,14 @@ static int parse_pricing(sctx *c, const lg_ynode *v)
                 return missing(c, p->value, what, key);
             snprintf(sub, sizeof sub, "%s.%s", key, what);
             if (get_num(c, x, sub, k ? &m->output : &m->input))
-                return c->err->code;
+                return c->sp.err->code;
         }
         m->cached_input = m->input;
         if ((x = lg_ynode_get(p->value, "cached_input"))) {
             char sub[300];
             snprintf(sub, sizeof sub, "%s.cached_input", key);
             if (get_num(c, x, sub, &m->cached_input))
-                return c->err->code;
+                return c->sp.err->code;
         }
     }
     return 0;
@@ -628,14 +654,14 @@ static int parse_gates(sctx *c, const lg_ynode *v)
 {
     static const char want[] = "a list of gate expressions (e.g. - convergence_rate >= 0.9)";
     if (v->kind != LG_YSEQ)
-        return type_err(c, v, "gates", want);
+        return sp_type_err(&c->sp, v, "gates", want);
     if (!(c->s->gates = calloc(v->n ? v->n : 1, sizeof *c->s->gates)))
-        return nomem(c);
+        return sp_nomem(&c->sp);
     for (size_t i = 0; i < v->n; i++) {
         if (v->items[i]->kind != LG_YSCALAR)
-            return type_err(c, v->items[i], "gates", want);
+            return sp_type_err(&c->sp, v->items[i], "gates", want);
         if (get_text(c, v->items[i], "gates", &c->s->gates[i]))
-            return c->err->code;
+            return c->sp.err->code;
         c->s->ngates++;
     }
     return 0;
@@ -659,54 +685,54 @@ static int parse_root(sctx *c, const lg_ynode *root)
     const lg_ynode *x;
 
     if (!root)
-        return at(c, 1, 1, "the suite file is empty; it needs at least 'name'");
+        return sp_at(&c->sp, 1, 1, "the suite file is empty; it needs at least 'name'");
     if (root->kind != LG_YMAP)
-        return at(c, root->line, root->col,
-                  "a suite must be a mapping of keys (name, cases, loop, ...), got %s",
-                  root->kind == LG_YSEQ ? "a list" : "text");
-    if (check_keys(c, root, top_keys, NULL))
-        return c->err->code;
+        return sp_at(&c->sp, root->line, root->col,
+                     "a suite must be a mapping of keys (name, cases, loop, ...), got %s",
+                     root->kind == LG_YSEQ ? "a list" : "text");
+    if (sp_check_keys(&c->sp, root, top_keys, NULL))
+        return c->sp.err->code;
     if (!(x = lg_ynode_get(root, "name")))
         return missing(c, root, "name", NULL);
     if (get_str(c, x, "name", &s->name))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "description")) && get_str(c, x, "description", &s->description))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "seed")) &&
         get_u64(c, x, "seed", 0, UINT64_MAX, "an integer from 0 to 18446744073709551615", &s->seed))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "trials"))) {
         uint64_t t;
         if (get_u64(c, x, "trials", 1, LG_SUITE_MAX_TRIALS, "a positive integer", &t))
-            return c->err->code;
+            return c->sp.err->code;
         s->trials = (uint32_t)t;
     }
     /* cases first: expect templates are checked against the case fields */
     x = lg_ynode_get(root, "cases");
     if (x && parse_cases(c, x))
-        return c->err->code;
-    if (lg_casegen_parse(x ? lg_ynode_get(x, "generators") : NULL, c->file, s->dir, &s->cases, c->err))
-        return c->err->code;
+        return c->sp.err->code;
+    if (lg_casegen_parse(x ? lg_ynode_get(x, "generators") : NULL, c->sp.file, s->dir, &s->cases, c->sp.err))
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "loop")) && parse_loop(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "expect")) && parse_expect(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "validate")) && parse_validate(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "invariants")) && parse_invariants(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "limits")) && parse_limits(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "pricing")) && parse_pricing(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "gates")) && parse_gates(c, x))
-        return c->err->code;
+        return c->sp.err->code;
     if ((x = lg_ynode_get(root, "sim"))) {
-        if (get_map(c, x, "sim"))
-            return c->err->code;
+        if (sp_get_map(&c->sp, x, "sim", NULL, NULL))
+            return c->sp.err->code;
         s->sim_node = x;
-        if (!(s->sim = lg_ynode_to_json(x, c->file, c->err)))
-            return c->err->code;
+        if (!(s->sim = lg_ynode_to_json(x, c->sp.file, c->sp.err)))
+            return c->sp.err->code;
     }
     return 0;
 }
@@ -732,7 +758,7 @@ int lg_suite_load(const char *path, lg_suite **out, lg_err *err)
         lg_suite_free(s);
         return LG_ERR(err, LG_ENOMEM, "out of memory");
     }
-    c = (sctx){.s = s, .file = s->path, .err = err};
+    c = (sctx){.sp = {.file = s->path, .err = err}, .s = s};
     lg_buf_init_capped(&b, LG_YAML_MAX_FILE);
     rc = lg_fs_read_file(path, &b, err);
     if (!rc) {
@@ -769,9 +795,9 @@ void lg_suite_free(lg_suite *s)
     free(s->expect.regex.text);
     json_decref(s->expect.json);
     cmd_release(&s->validate.cmd);
-    free_strv(s->invariants.tool_allowlist.items);
-    free_strv(s->invariants.exactly_once.items);
-    free_strv(s->invariants.approval_required.items);
+    sp_strv_free(s->invariants.tool_allowlist.items);
+    sp_strv_free(s->invariants.exactly_once.items);
+    sp_strv_free(s->invariants.approval_required.items);
     for (size_t i = 0; i < s->invariants.nrequired_before; i++) {
         free(s->invariants.required_before[i].tool);
         free(s->invariants.required_before[i].before);

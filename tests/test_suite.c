@@ -8,6 +8,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "harness/cases.h"
+#include "harness/loop_config.h"
 #include "harness/suite.h"
 
 static char tmpdir[64];
@@ -403,4 +404,55 @@ Test(suite, bundled_codegen_gate)
         json_decref(c);
     }
     lg_suite_free(s);
+}
+
+/* A command mapping (`command`, `timeout`, `env`) is parsed by one piece
+ * (harness/suite_int.h) for the suite's own commands and for the builtin
+ * loop's tools and verifier; only the builtin caps `timeout` at a day. */
+#define BUILTIN "name: x\nloop:\n  builtin:\n    provider: sim\n    model: m\n    prompt: hi\n"
+
+Test(suite, command_mapping_is_shared_with_the_builtin_loop)
+{
+    lg_suite *s = load_text("name: x\nvalidate: {command: [v, '1'], timeout: 100000, env: {A: b, C: null}}\n");
+    cr_expect_float_eq(s->validate.cmd.timeout_s, 100000, 1e-9);
+    cr_expect_str_eq(s->validate.cmd.argv[1], "1");
+    cr_expect_str_eq(s->validate.cmd.env[0], "A=b");
+    cr_expect_str_eq(s->validate.cmd.env[1], "C");
+    cr_expect_null(s->validate.cmd.env[2]);
+    lg_suite_free(s);
+
+    lg_err err = LG_ERR_INIT;
+    lg_loop_config *cfg = NULL;
+    s = load_text(BUILTIN "    tools:\n"
+                  "      - {name: t, parameters: {properties: {p: {type: string}}},\n"
+                  "         command: [cat, '{{p}}'], env: {A: b}}\n"
+                  "    verify: {command: 'make test', timeout: 86400}\n");
+    cr_assert_eq(lg_loop_config_parse(s->loop.builtin_node, s->path, s->cases, &cfg, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(cfg->tools[0].cmd.argc, 2);
+    cr_expect_not_null(cfg->tools[0].cmd.argv_t[1]);
+    cr_expect_float_eq(cfg->tools[0].cmd.timeout_s, LG_LOOP_TOOL_TIMEOUT_S, 1e-9);
+    cr_expect_str_eq(cfg->tools[0].cmd.env[0], "A=b");
+    cr_expect_str_eq(cfg->verify.shell, "make test");
+    cr_expect_null(cfg->verify.shell_t);
+    cr_expect_float_eq(cfg->verify.timeout_s, 86400, 1e-9);
+    lg_loop_config_free(cfg);
+    lg_suite_free(s);
+
+    cr_expect_str_eq(load_error(BUILTIN "    verify: {command: x, timeout: 86401}\n"),
+                     "S:7:35: 'verify.timeout' must be at most 86400, got '86401'");
+    cr_expect_str_eq(load_error(BUILTIN "    verify: {when: final_answer}\n"),
+                     "S:7:13: missing required key 'command' in 'verify'");
+    cr_expect_str_eq(load_error(BUILTIN "    tools: [{name: t, command: x, env: {9: x}}]\n"),
+                     "S:7:41: 'tools[0] 't'.env': '9' is not a valid environment variable name");
+    cr_expect_str_eq(load_error(BUILTIN "    tools: [{name: t, command: []}]\n"),
+                     "S:7:32: 'tools[0] 't'.command' must be a command line or a list of arguments, "
+                     "got a list");
+    /* a word's template is checked as the word is read: before later words
+     * and before `timeout` */
+    cr_expect_str_eq(load_error(BUILTIN "    tools: [{name: t, command: ['{{nope}}', [1]]}]\n"),
+                     "S:7:34: 'tools[0] 't'.command' refers to 'nope', which is not a property of "
+                     "the tool's 'parameters'");
+    cr_expect_str_eq(load_error(BUILTIN "    tools: [{name: t, command: 'cat {{', timeout: -3}]\n"),
+                     "S:7:37: 'tools[0] 't'.command': unclosed '{{' in template");
 }

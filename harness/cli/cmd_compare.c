@@ -4,8 +4,6 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -58,9 +56,7 @@ int cmd_compare(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static const char *const rules[] = {"majority", "all", "any", NULL};
-    lg_report_format format = LG_REPORT_TERM;
-    const char *output = NULL, *results = DEFAULT_RESULTS;
-    bool step_summary = true;
+    lg_cli_out o = {.format = LG_REPORT_TERM, .results = DEFAULT_RESULTS, .step_summary = true};
     lg_rundoc_compare_opts co = {0};
     lg_report_opts ro = {0};
     lg_err err = LG_ERR_INIT;
@@ -75,11 +71,12 @@ int cmd_compare(int argc, char **argv)
     co.rule = LG_CASE_MAJORITY;
     /* options may come before or after the operands (lg_cli_getopt permutes) */
     while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "compare", cmd_compare_usage)) != -1) {
+        int took = lg_cli_out_option("compare", c, optarg, &o);
+        if (took < 0)
+            return LG_EXIT_USAGE;
+        if (took > 0)
+            continue;
         switch (c) {
-        case 'f':
-            if (!lg_cli_parse_format("compare", optarg, &format))
-                return LG_EXIT_USAGE;
-            break;
         case 'a':
             if (lg_cli_parse_double("compare", "--alpha", optarg, 1e-12, 1 - 1e-12, &co.alpha))
                 return LG_EXIT_USAGE;
@@ -98,15 +95,6 @@ int cmd_compare(int argc, char **argv)
                                           "or any", optarg);
             }
             break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'r':
-            results = optarg;
-            break;
-        case 'S':
-            step_summary = false;
-            break;
         case LG_CLI_HELP:
             return LG_EXIT_OK;
         default:
@@ -121,22 +109,19 @@ int cmd_compare(int argc, char **argv)
                                   npos == 0 ? "BASE and CANDIDATE" : "CANDIDATE");
     if (npos > 2)
         return lg_cli_usage_error("compare", "unexpected argument '%s'", pos[2]);
-    if (lg_rundb_load_any(results, pos[0], &base, &err)) {
+    if (lg_rundb_load_any(o.results, pos[0], &base, &err)) {
         lg_err_prefix(&err, "baseline");
         goto out;
     }
-    if (lg_rundb_load_any(results, pos[1], &cand, &err)) {
+    if (lg_rundb_load_any(o.results, pos[1], &cand, &err)) {
         lg_err_prefix(&err, "candidate");
         goto out;
     }
     if (lg_rundoc_compare(cand, base, &co, &err))
         goto out;
-    ro.color = format == LG_REPORT_TERM && (!output || !strcmp(output, "-")) &&
-               lg_cli_color(STDOUT_FILENO);
-    if (lg_report_render_compare(cand, format, &ro, &out, &err) ||
-        lg_cli_write_output(output, lg_buf_cstr(&out), out.len, &err) ||
-        (format == LG_REPORT_MD && step_summary &&
-         lg_cli_step_summary(lg_buf_cstr(&out), out.len, output, NULL, &err)))
+    ro.color = lg_cli_out_color(&o);
+    if (lg_report_render_compare(cand, o.format, &ro, &out, &err) ||
+        lg_cli_out_write(&o, lg_buf_cstr(&out), out.len, &err))
         goto out;
     if (cand->comparison->cmp.verdict == LG_VERDICT_REGRESSED)
         rc = LG_EXIT_GATE;

@@ -3,8 +3,6 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -53,9 +51,8 @@ int cmd_report(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    lg_report_format format = LG_REPORT_TERM;
-    const char *output = NULL, *results = DEFAULT_RESULTS, *what = "latest";
-    bool step_summary = true;
+    lg_cli_out o = {.format = LG_REPORT_TERM, .results = DEFAULT_RESULTS, .step_summary = true};
+    const char *what = "latest";
     lg_report_opts ro = {0};
     lg_err err = LG_ERR_INIT;
     lg_rundoc *doc = NULL;
@@ -66,25 +63,10 @@ int cmd_report(int argc, char **argv)
 
     /* options may come before or after the operands (lg_cli_getopt permutes) */
     while ((c = lg_cli_getopt(argc, argv, "f:o:", opts, "report", cmd_report_usage)) != -1) {
-        switch (c) {
-        case 'f':
-            if (!lg_cli_parse_format("report", optarg, &format))
-                return LG_EXIT_USAGE;
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'r':
-            results = optarg;
-            break;
-        case 'S':
-            step_summary = false;
-            break;
-        case LG_CLI_HELP:
-            return LG_EXIT_OK;
-        default:
-            return LG_EXIT_USAGE;
-        }
+        int took = lg_cli_out_option("report", c, optarg, &o);
+        if (took > 0)
+            continue;
+        return took == 0 && c == LG_CLI_HELP ? LG_EXIT_OK : LG_EXIT_USAGE;
     }
     for (; optind < argc; optind++, npos++)
         if (npos < MAX_POS)
@@ -94,14 +76,11 @@ int cmd_report(int argc, char **argv)
                                   pos[1]);
     if (npos == 1)
         what = pos[0];
-    if (lg_rundb_load_any(results, what, &doc, &err))
+    if (lg_rundb_load_any(o.results, what, &doc, &err))
         return lg_cli_report(&err);
-    ro.color = format == LG_REPORT_TERM && (!output || !strcmp(output, "-")) &&
-               lg_cli_color(STDOUT_FILENO);
-    if (lg_report_render(doc, format, &ro, &out, &err) ||
-        lg_cli_write_output(output, lg_buf_cstr(&out), out.len, &err) ||
-        (format == LG_REPORT_MD && step_summary &&
-         lg_cli_step_summary(lg_buf_cstr(&out), out.len, output, NULL, &err)))
+    ro.color = lg_cli_out_color(&o);
+    if (lg_report_render(doc, o.format, &ro, &out, &err) ||
+        lg_cli_out_write(&o, lg_buf_cstr(&out), out.len, &err))
         rc = lg_cli_report(&err);
     lg_buf_release(&out);
     lg_rundoc_free(doc);

@@ -69,3 +69,37 @@ bool lg_cli_parse_format(const char *cmd, const char *arg, lg_report_format *out
         lg_cli_usage_error(cmd, "unknown format '%s'; use term, json, junit, md or html", arg);
     return false;
 }
+
+int lg_cli_out_option(const char *cmd, int c, const char *arg, lg_cli_out *o)
+{
+    switch (c) {
+    case 'f':
+        return lg_cli_parse_format(cmd, arg, &o->format) ? 1 : -1;
+    case 'o':
+        o->output = arg;
+        return 1;
+    case 'r':
+        o->results = arg;
+        return 1;
+    case 'S':
+        o->step_summary = false;
+        return 1;
+    }
+    return 0;
+}
+
+bool lg_cli_out_color(const lg_cli_out *o)
+{
+    return o->format == LG_REPORT_TERM && (!o->output || !strcmp(o->output, "-")) &&
+           lg_cli_color(STDOUT_FILENO);
+}
+
+int lg_cli_out_write(const lg_cli_out *o, const char *data, size_t len, lg_err *err)
+{
+    int rc = lg_cli_write_output(o->output, data, len, err);
+    if (rc)
+        return rc;
+    if (o->format == LG_REPORT_MD && o->step_summary)
+        return lg_cli_step_summary(data, len, o->output, NULL, err);
+    return 0;
+}
