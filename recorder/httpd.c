@@ -32,6 +32,11 @@
 #include "core/log.h"
 
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
+/* libmicrohttpd's default. It zeroes a connection's whole pool for every
+ * request, but a smaller pool also means a smaller read buffer: with 16 KiB
+ * an 8 KiB request body took two recv() calls instead of one, which costs
+ * more than the memset saved. */
+#define DEFAULT_CONN_MEMORY ((size_t)32 << 10)
 #define STREAM_QUEUE_CAP ((size_t)64 << 20)
 #define STREAM_BLOCK 16384
 
@@ -61,7 +66,11 @@ struct lg_httpd_req {
     lg_httpd *h;
     struct MHD_Connection *conn;
     atomic_int refs;
-    char *target, *path, *method;
+    char *target, *path; /* in strs[] */
+    const char *method;  /* static for the usual methods, else owned (method_owned) */
+    bool method_owned;
+    /* names and values point into the same allocation as the array
+     * (collect_headers): freed with headers.v, never one by one */
     lg_http_headers headers;
     lg_buf body;
     bool started;    /* first access-handler call seen */
@@ -75,6 +84,7 @@ struct lg_httpd_req {
     void *ctx;
     void (*ctx_free)(void *);
     struct lg_httpd_req *next; /* job queue */
+    char strs[];               /* target, NUL, path, NUL */
 };
 
 struct lg_httpd {
@@ -101,32 +111,34 @@ static void req_unref(lg_httpd_req *r)
         MHD_destroy_response(r->resp);
     if (r->ctx_free)
         r->ctx_free(r->ctx);
-    lg_http_headers_release(&r->headers);
+    free(r->headers.v); /* the strings are in the same block */
     lg_buf_release(&r->body);
-    free(r->target);
-    free(r->path);
-    free(r->method);
+    if (r->method_owned)
+        free((char *)r->method);
     free(r);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     lg_httpd *h = cls;
-    lg_httpd_req *r = calloc(1, sizeof *r);
+    if (!uri)
+        uri = "/";
+    /* one allocation for the request, its target and its path */
+    size_t tl = strlen(uri), pl = strcspn(uri, "?#");
+    lg_httpd_req *r = malloc(sizeof *r + tl + pl + 2);
     if (!r)
         return NULL;
+    memset(r, 0, sizeof *r);
     r->h = h;
     r->conn = conn;
     atomic_init(&r->refs, 1);
     lg_http_headers_init(&r->headers);
     lg_buf_init_capped(&r->body, h->o.max_body);
-    r->target = strdup(uri ? uri : "/");
-    if (r->target)
-        r->path = strndup(r->target, strcspn(r->target, "?#"));
-    if (!r->target || !r->path) {
-        req_unref(r);
-        return NULL;
-    }
+    r->target = r->strs;
+    memcpy(r->target, uri, tl + 1);
+    r->path = r->strs + tl + 1;
+    memcpy(r->path, uri, pl);
+    r->path[pl] = 0;
     return r;
 }
 
@@ -141,15 +153,95 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      size_t key_size, const char *value, size_t value_size)
+/* The request headers are copied in two passes over libmicrohttpd's list:
+ * the first sizes them, the second copies them into one block that holds
+ * the array and every string (one allocation instead of two a header). */
+typedef struct hcollect {
+    lg_http_headers *h;
+    size_t n, bytes; /* pass 1: counts */
+    char *next;      /* pass 2: where the next string goes */
+} hcollect;
+
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static void trim_value(const char **v, size_t *n)
+{
+    /* as lg_http_headers_add_n() does */
+    while (*n && is_blank(**v)) {
+        (*v)++;
+        (*n)--;
+    }
+    while (*n && is_blank((*v)[*n - 1]))
+        (*n)--;
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
-    lg_httpd_req *r = cls;
-    if (lg_http_headers_add_n(&r->headers, key, key_size, value ? value : "",
-                              value ? value_size : 0))
-        return MHD_NO;
+    (void)key;
+    (void)value;
+    hcollect *hc = cls;
+    hc->n++;
+    hc->bytes += key_size + value_size + 2;
     return MHD_YES;
+}
+
+static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    hcollect *hc = cls;
+    lg_http_headers *h = hc->h;
+    if (h->n == h->cap)
+        return MHD_NO; /* the list changed between the passes: not expected */
+    if (!value)
+        value_size = 0;
+    trim_value(&value, &value_size);
+    lg_http_header *e = &h->v[h->n++];
+    e->name = hc->next;
+    memcpy(e->name, key, key_size);
+    e->name[key_size] = 0;
+    hc->next += key_size + 1;
+    e->value = hc->next;
+    if (value_size)
+        memcpy(e->value, value, value_size);
+    e->value[value_size] = 0;
+    hc->next += value_size + 1;
+    return MHD_YES;
+}
+
+static int collect_headers(lg_httpd_req *r, struct MHD_Connection *conn)
+{
+    hcollect hc = {&r->headers, 0, 0, NULL};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_header, &hc);
+    if (hc.n == 0)
+        return 0;
+    char *block = malloc(hc.n * sizeof(lg_http_header) + hc.bytes);
+    if (!block)
+        return -1;
+    r->headers.v = (lg_http_header *)(void *)block;
+    r->headers.cap = hc.n;
+    hc.next = block + hc.n * sizeof(lg_http_header);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, copy_header, &hc);
+    return 0;
+}
+
+/* The method as a static string when it is a usual one (no allocation). */
+static int set_method(lg_httpd_req *r, const char *method)
+{
+    static const char *const known[] = {"POST", "GET", "PUT", "DELETE", "PATCH", "HEAD",
+                                         "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+        if (strcmp(method, known[i]) == 0) {
+            r->method = known[i];
+            return 0;
+        }
+    }
+    if (!(r->method = strdup(method)))
+        return -1;
+    r->method_owned = true;
+    return 0;
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap)
@@ -165,7 +257,15 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 
 static bool skip_response_header(const char *name)
 {
-    return lg_http_is_hop_by_hop(name) || strcasecmp(name, "date") == 0;
+    /* every name skipped starts with one of these letters (connection,
+     * keep-alive, te, trailer(s), transfer-encoding, upgrade, host,
+     * content-length, proxy-*, date): most names are decided here */
+    switch (name[0] | 32) {
+    case 'c': case 'd': case 'h': case 'k': case 'p': case 't': case 'u':
+        return lg_http_is_hop_by_hop(name) || strcasecmp(name, "date") == 0;
+    default:
+        return false;
+    }
 }
 
 static int add_headers(struct MHD_Response *resp, const lg_http_headers *hdrs)
@@ -207,6 +307,28 @@ int lg_httpd_respond(lg_httpd_req *r, int status, const lg_http_headers *headers
     if (add_headers(resp, headers)) {
         MHD_destroy_response(resp);
         return LG_ERR(err, LG_ENOMEM, "httpd: cannot add response headers");
+    }
+    publish(r, resp, status);
+    return 0;
+}
+
+int lg_httpd_respond_pairs(lg_httpd_req *r, int status, const char *const *pairs, size_t npairs,
+                           const void *body, size_t len, lg_err *err)
+{
+    if (r->answered)
+        return LG_ERR(err, LG_EUSAGE, "httpd: %s %s answered twice", r->method, r->target);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return LG_ERR(err, LG_ENOMEM, "httpd: cannot create a response of %zu bytes", len);
+    for (size_t i = 0; i < npairs; i++) {
+        const char *name = pairs[2 * i], *value = pairs[2 * i + 1];
+        if (skip_response_header(name))
+            continue;
+        if (MHD_add_response_header(resp, name, value) != MHD_YES) {
+            MHD_destroy_response(resp);
+            return LG_ERR(err, LG_ENOMEM, "httpd: cannot add response header '%s'", name);
+        }
     }
     publish(r, resp, status);
     return 0;
@@ -511,11 +633,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!r->started) {
         r->started = true;
         r->conn = conn;
-        r->method = strdup(method);
-        if (!r->method)
+        if (set_method(r, method) || collect_headers(r, conn))
             return MHD_NO;
-        MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_header, r);
-        /* A declared length past the cap is refused before reading it. */
+        /* A declared length past the cap is refused before reading it; a
+         * body within it gets its whole buffer at once. */
         const char *cl = lg_http_headers_get(&r->headers, "content-length");
         if (cl) {
             char *end;
@@ -523,6 +644,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno || *end || n > h->o.max_body)
                 r->too_big = true;
+            else if (n && lg_buf_grow(&r->body, (size_t)n))
+                return MHD_NO;
         }
         if (!r->too_big)
             return MHD_YES;
@@ -648,6 +771,10 @@ int lg_httpd_start(const lg_httpd_opts *opts, lg_httpd **out, lg_err *err)
         h->o.max_connections = 4096;
     if (!h->o.idle_timeout_s)
         h->o.idle_timeout_s = 300;
+    if (!h->o.conn_memory)
+        h->o.conn_memory = DEFAULT_CONN_MEMORY;
+    if (h->o.conn_memory < 4096)
+        h->o.conn_memory = 4096;
     atomic_init(&h->stopping, false);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->job_cv, NULL);
@@ -668,6 +795,7 @@ int lg_httpd_start(const lg_httpd_opts *opts, lg_httpd **out, lg_err *err)
                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)h->o.threads,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->o.max_connections,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->o.conn_memory,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->o.idle_timeout_s,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -676,6 +804,7 @@ int lg_httpd_start(const lg_httpd_opts *opts, lg_httpd **out, lg_err *err)
         h->d = MHD_start_daemon(flags, (uint16_t)h->port, NULL, NULL, on_access, h,
                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->o.max_connections,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->o.conn_memory,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)h->o.idle_timeout_s,
                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,

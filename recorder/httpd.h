@@ -79,6 +79,11 @@ typedef struct lg_httpd_opts {
     unsigned max_workers;     /* offload threads at most; 0: 512 */
     unsigned max_connections; /* concurrent connections; 0: 4096 */
     unsigned idle_timeout_s;  /* close idle keep-alive connections after; 0: 300 */
+    size_t conn_memory;       /* memory per connection (request line and headers,
+                                 read and write buffers); 0: 32 KiB (libmicrohttpd's
+                                 default), at least 4 KiB. The request head must fit
+                                 in about half of it (431 otherwise); a body of any
+                                 size is read through it in pieces of about half */
     lg_httpd_handler handler; /* required */
     void *ud;                 /* passed to the handler, borrowed */
 } lg_httpd_opts;
@@ -140,6 +145,13 @@ void *lg_httpd_req_ctx(const lg_httpd_req *r);
  */
 int lg_httpd_respond(lg_httpd_req *r, int status, const lg_http_headers *headers,
                      const void *body, size_t len, lg_err *err) LG_WUR;
+
+/* lg_httpd_respond() with the headers as `npairs` (name, value) pairs of
+ * NUL-terminated strings, pairs[2i] and pairs[2i + 1] (borrowed, copied;
+ * the same fields are dropped), so a caller that has them in its own
+ * memory builds no lg_http_headers. Same returns as lg_httpd_respond. */
+int lg_httpd_respond_pairs(lg_httpd_req *r, int status, const char *const *pairs, size_t npairs,
+                           const void *body, size_t len, lg_err *err) LG_WUR;
 
 /* A JSON error response `{"error":{"type":TYPE,"message":MESSAGE}}` with
  * content-type application/json, plus `headers` (borrowed; may be NULL),

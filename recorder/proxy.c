@@ -1,11 +1,25 @@
 /*
  * recorder/proxy.c - record/replay proxy; see proxy.h.
  *
- * A request is routed in httpd's event thread: its session is found, the
- * body redacted and fingerprinted, and the action decided under the
- * session's lock (so call numbers follow arrival order). A replay at fast
- * pace is answered right there; anything that waits (upstream, pacing)
- * runs in an httpd worker.
+ * A request is routed in httpd's event thread: its session is found and
+ * the action decided under the session's lock (so call numbers follow
+ * arrival order). A replay at fast pace is answered right there; anything
+ * that waits (upstream, pacing) runs in an httpd worker.
+ *
+ * Costs, for the proxy benchmark (bench/bench_proxy.c):
+ *   - replay: a request byte for byte the recorded call n (after redaction,
+ *     which copies nothing when it cannot change the body) costs one XXH3
+ *     pass compared with the stored body's blob key; the recorded request
+ *     is decoded only when that fails (fingerprints, divergence report),
+ *     and answering decodes only the response side. Kept headers are read
+ *     from their stored text into the answer without a JSON parse.
+ *   - record: nothing about the body is needed before forwarding it, so
+ *     its redaction and fingerprint (a JSON parse), the response's
+ *     redaction and usage and the append to the session are a job for a
+ *     store thread of lower CPU priority, done once the client has its
+ *     answer. The call takes its place in the session's store order
+ *     (sjob_queue) before the answer goes out, so whatever the client does
+ *     next is stored after it; closing a session waits for its stores.
  */
 #include "proxy.h"
 
@@ -14,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/hash.h"
@@ -49,6 +65,11 @@ typedef struct psession {
     pthread_cond_t idle;
     int inflight;
     bool closing;
+    /* store order: every append to `w` takes a ticket and appends when its
+     * number comes up, so a model call can take its place before its
+     * client has the answer and be stored after (do_upstream) */
+    uint64_t tk_next, tk_serving;
+    pthread_cond_t tk_cv;
     lg_store_session *w;     /* writer, or NULL */
     lg_session_reader *rd;   /* the recording, or NULL */
     size_t nrec;
@@ -74,6 +95,15 @@ typedef struct psession {
     int64_t case_index, trial; /* from the harness's session, -1 when none */
 } psession;
 
+struct sjob;
+
+/* Store threads: record mode stores each call after its client has the
+ * answer (do_upstream hands them a job), at a lower CPU priority so that
+ * this work yields to the threads that serve requests. Started on the
+ * first job. */
+#define STORE_THREADS_MAX 2
+#define STORE_NICE 10
+
 struct lg_proxy {
     lg_proxy_opts o;
     char *default_session;
@@ -82,11 +112,17 @@ struct lg_proxy {
     pthread_mutex_t mu;
     psession *sessions;
     uint64_t seq;
+    pthread_mutex_t smu; /* the job queue; taken before a session's mu */
+    pthread_cond_t scv;
+    struct sjob *sq_head, *sq_tail;
+    pthread_t sthreads[STORE_THREADS_MAX];
+    unsigned nsthreads;
+    bool sstop;
 };
 
 static int tools_index(psession *s, lg_err *err);
 
-enum action { ACT_NONE, ACT_FORWARD, ACT_RECORD, ACT_REPLAY };
+enum action { ACT_NONE, ACT_FORWARD, ACT_RECORD, ACT_REPLAY, ACT_EVENT, ACT_TOOL };
 
 typedef struct reqctx {
     lg_proxy *p;
@@ -97,7 +133,16 @@ typedef struct reqctx {
     enum action act;
     size_t rec_index;
     lg_buf redacted;
+    /* the redacted request body: the request's own bytes when redaction
+     * leaves them as they are (no copy), else `redacted` */
+    const char *rbody;
+    size_t rlen;
+    bool same_bytes;  /* ACT_REPLAY of a request byte for byte the recorded one */
     lg_hash128 fp;
+    /* record mode: the request is prepared for the store (redacted,
+     * fingerprinted) by a store thread after the client has its answer
+     * (sjob_run) */
+    bool prep_pending;
 } reqctx;
 
 /* -------------------------------------------------------------- reports */
@@ -156,6 +201,7 @@ static void session_free(psession *s)
     lg_buf_release(&s->msg);
     free(s->rep.message);
     pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->tk_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -175,17 +221,14 @@ static bool may_write(const lg_proxy *p)
  * current match config. A missing recording is an empty one. */
 static int load_recording(lg_proxy *p, psession *s, lg_err *err)
 {
-    int64_t id;
     lg_err e = LG_ERR_INIT;
-    int rc = lg_store_find_session(p->o.store, s->key, &id, &e);
+    int rc = lg_store_session_read_key(p->o.store, s->key, &s->rd, &e);
     if (rc == LG_ENOENT)
         return 0;
     if (rc) {
         LG_ERR(err, e.code, "%s", e.msg);
         return rc;
     }
-    if ((rc = lg_store_session_read(p->o.store, id, &s->rd, err)))
-        return rc;
     s->nrec = lg_session_reader_calls(s->rd);
     s->rec_fp = calloc(s->nrec ? s->nrec : 1, sizeof *s->rec_fp);
     s->consumed = calloc(LG_MATCH_BITMAP_BYTES(s->nrec) + 1, 1);
@@ -216,22 +259,19 @@ static int recorded_fps(lg_proxy *p, psession *s, lg_err *err)
 
 /* True when recorded call `i` is unconsumed and its method, path and
  * (redacted) body are byte for byte the incoming ones: then it matches
- * whatever the match config ignores. Sets *fp to its stored fingerprint.
- * s->mu held. */
+ * whatever the match config ignores. `hash` is lg_hash_bytes() of the
+ * incoming redacted body, compared with the stored body's blob key, so
+ * nothing recorded is decoded. s->mu held. */
 static bool same_as_recorded(psession *s, size_t i, const char *method, const char *path,
-                             const lg_buf *body, lg_hash128 *fp)
+                             size_t len, lg_hash128 hash)
 {
-    const lg_event *ev;
+    lg_call_request_key k;
     lg_err err = LG_ERR_INIT;
     if (!s->rd || i >= s->nrec || lg_match_bit(s->consumed, i) ||
-        lg_session_reader_call(s->rd, i, &ev, &err) != 0)
+        lg_session_reader_request_hash(s->rd, i, &k, &err) != 0)
         return false;
-    if (strcmp(ev->model.method, method) != 0 || strcmp(ev->model.path, path) != 0 ||
-        ev->model.request.len != body->len ||
-        (body->len && memcmp(ev->model.request.data, body->data, body->len) != 0))
-        return false;
-    *fp = ev->model.fingerprint;
-    return true;
+    return k.body_len == len && lg_hash_equal(k.body_hash, hash) &&
+           strcmp(k.method, method) == 0 && strcmp(k.path, path) == 0;
 }
 
 /* Creates a session and links it; p->mu must NOT be held. */
@@ -248,6 +288,7 @@ static int session_create(lg_proxy *p, const lg_session_desc *desc, psession **o
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_cond_init(&s->tk_cv, NULL);
     lg_buf_init(&s->msg);
     s->t0 = lg_clock_mono_ns();
     s->case_index = desc->case_index;
@@ -487,9 +528,65 @@ static char *headers_json(const lg_proxy *p, const lg_http_headers *h)
     return s;
 }
 
+/* The kept headers as the store gives them back: a canonical JSON object
+ * of strings, {"content-type":"application/json","x-request-id":"req_1"}.
+ * Without an escape anywhere (the usual case) the names and values are the
+ * bytes between the quotes: they become (name, value) pairs of C strings
+ * in `scratch` (a copy of the text with NULs written over the closing
+ * quotes), with no JSON parse and no allocation; values trimmed as
+ * lg_http_headers_add_n() trims them. Returns the number of pairs, or -1
+ * when the text is not of that form or does not fit (then jansson reads
+ * it: headers_from_json). */
+#define PAIRS_MAX 64
+static long headers_pairs(const char *text, char *scratch, size_t cap, const char **pairs)
+{
+    size_t len = strlen(text);
+    long n = 0;
+    char *p = scratch;
+    if (len >= cap || memchr(text, '\\', len))
+        return -1;
+    memcpy(scratch, text, len + 1);
+    if (*p++ != '{')
+        return -1;
+    if (*p == '}')
+        return p[1] == 0 ? 0 : -1;
+    for (;;) {
+        char *name, *value, *q, *e;
+        if (n == PAIRS_MAX || *p++ != '"' || !(q = strchr(p, '"')))
+            return -1;
+        name = p;
+        *q = 0;
+        p = q + 1;
+        if (*p++ != ':' || *p++ != '"' || !(q = strchr(p, '"')))
+            return -1;
+        value = p;
+        p = q + 1;
+        for (e = q; e > value && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n');)
+            e--;
+        *e = 0;
+        while (*value == ' ' || *value == '\t' || *value == '\r' || *value == '\n')
+            value++;
+        pairs[2 * n] = name;
+        pairs[2 * n + 1] = value;
+        n++;
+        if (*p == '}')
+            return p[1] == 0 ? n : -1;
+        if (*p++ != ',')
+            return -1;
+    }
+}
+
 static int headers_from_json(const char *text, lg_http_headers *out)
 {
     if (!text)
+        return 0;
+    char scratch[2048];
+    const char *pairs[2 * PAIRS_MAX];
+    long n = headers_pairs(text, scratch, sizeof scratch, pairs);
+    for (long i = 0; i < n; i++)
+        if (lg_http_headers_add(out, pairs[2 * i], pairs[2 * i + 1]))
+            return -1;
+    if (n >= 0)
         return 0;
     json_t *o = json_loads(text, 0, NULL);
     const char *k;
@@ -513,12 +610,51 @@ static uint64_t rel_us(uint64_t req_t0, uint64_t session_t0)
     return req_t0 > session_t0 ? (req_t0 - session_t0) / 1000 : 0;
 }
 
+/* A place in the session's store order. */
+static uint64_t take_ticket(psession *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t t = s->tk_next++;
+    pthread_mutex_unlock(&s->mu);
+    return t;
+}
+
+/* True while an event that took its place is not stored yet. */
+static bool store_pending(psession *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool busy = s->tk_next != s->tk_serving;
+    pthread_mutex_unlock(&s->mu);
+    return busy;
+}
+
+/* Appends `ev` (NULL: nothing, the place is given up) when `ticket` comes
+ * up; every ticket must come here exactly once. Returns the append's
+ * result (0 for NULL or without a writer). */
+static int store_at(psession *s, uint64_t ticket, const lg_event *ev, uint32_t *seq, lg_err *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    while (s->tk_serving != ticket)
+        pthread_cond_wait(&s->tk_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    /* the writer has its own lock; s->mu is not held so that routing and
+     * matching go on meanwhile */
+    if (ev && s->w)
+        rc = lg_store_session_append(s->w, ev, seq, NULL, err);
+    pthread_mutex_lock(&s->mu);
+    s->tk_serving++;
+    pthread_cond_broadcast(&s->tk_cv);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 static void store_event(psession *s, lg_event *ev)
 {
     if (!s->w)
         return;
     lg_err e = LG_ERR_INIT;
-    if (lg_store_session_append(s->w, ev, NULL, NULL, &e))
+    if (store_at(s, take_ticket(s), ev, NULL, &e))
         lg_warn("proxy: session '%s': cannot store an event: %s", s->key, e.msg);
 }
 
@@ -537,6 +673,28 @@ static void serve_recorded(lg_proxy *p, lg_httpd_req *r, const lg_model_event *m
                             !(m->response.data &&
                               memmem(m->response.data, m->response.len,
                                      "\"loopgate_upstream_fault\"", 25)));
+    if (!m->chunks && !cut) {
+        /* the common case: the kept headers straight from their stored text */
+        char scratch[2048];
+        const char *pairs[2 * (PAIRS_MAX + 1)];
+        long n = m->headers ? headers_pairs(m->headers, scratch, sizeof scratch, pairs) : 0;
+        if (n >= 0) {
+            long k = 0;
+            for (long i = 0; i < n; i++) { /* ours is set below, once */
+                if (strcasecmp(pairs[2 * i], "x-loopgate-replay") != 0) {
+                    pairs[2 * k] = pairs[2 * i];
+                    pairs[2 * k + 1] = pairs[2 * i + 1];
+                    k++;
+                }
+            }
+            pairs[2 * k] = "x-loopgate-replay";
+            pairs[2 * k + 1] = "1";
+            if (lg_httpd_respond_pairs(r, m->status, pairs, (size_t)k + 1, m->response.data,
+                                       m->response.len, &err))
+                lg_warn("proxy: %s", err.msg);
+            return;
+        }
+    }
     if (headers_from_json(m->headers, &hd) || lg_http_headers_set(&hd, "x-loopgate-replay", "1")) {
         lg_http_headers_release(&hd);
         respond_problem(r, 500, "loopgate_internal", "out of memory");
@@ -576,9 +734,10 @@ static void serve_recorded(lg_proxy *p, lg_httpd_req *r, const lg_model_event *m
 static void do_replay(reqctx *c, lg_httpd_req *r)
 {
     psession *s = c->s;
-    const lg_event *ev;
+    lg_model_event m;
     lg_err err = LG_ERR_INIT;
-    if (lg_session_reader_call(s->rd, c->rec_index, &ev, &err)) {
+    /* the response side only: the recorded request is not decoded */
+    if (lg_session_reader_response(s->rd, c->rec_index, &m, &err)) {
         respond_problem(r, 500, "loopgate_store_error", "session '%s', call %zu: %s", s->key,
                         c->call, err.msg);
         return;
@@ -586,11 +745,25 @@ static void do_replay(reqctx *c, lg_httpd_req *r)
     /* record-missing keeps what was replayed in the new session, replay in
      * the run's log; stored first, so the loop's next event comes after it */
     if (s->w) {
-        lg_event copy = *ev;
+        lg_event copy = lg_event_make(LG_EVENT_MODEL);
+        copy.model = m;
         copy.t_us = rel_us(c->t0, s->t0);
+        if (c->same_bytes) {
+            /* the incoming redacted bytes are the recorded ones */
+            copy.model.request.data = c->rbody;
+            copy.model.request.len = c->rlen;
+        } else {
+            const lg_event *ev;
+            if (lg_session_reader_call(s->rd, c->rec_index, &ev, &err)) {
+                respond_problem(r, 500, "loopgate_store_error", "session '%s', call %zu: %s",
+                                s->key, c->call, err.msg);
+                return;
+            }
+            copy.model.request = ev->model.request;
+        }
         store_event(s, &copy);
     }
-    serve_recorded(c->p, r, &ev->model, c->t0);
+    serve_recorded(c->p, r, &m, c->t0);
 }
 
 /* Reports a divergence; answers 409 unless `live`. */
@@ -602,8 +775,7 @@ static void diverge(reqctx *c, lg_httpd_req *r, size_t idx, bool live)
     lg_err err = LG_ERR_INIT;
     lg_divergence_init(&d);
     const lg_event *rev = NULL;
-    lg_match_request rec, in = {lg_httpd_req_method(r), c->target, c->redacted.data,
-                                c->redacted.len};
+    lg_match_request rec, in = {lg_httpd_req_method(r), c->target, c->rbody, c->rlen};
     if (idx != SIZE_MAX && lg_session_reader_call(s->rd, idx, &rev, &err) == 0) {
         rec.method = rev->model.method;
         rec.path = rev->model.path;
@@ -716,27 +888,29 @@ static int fwd_event(const lg_sse_event *ev, void *ctx)
     return 0;
 }
 
-/* Redacts the recorded stream in f->stored / f->chunks as a whole. */
-static void redact_stream(fwd *f)
+/* Redacts a recorded stream (`stored`, cut in `chunks`) as a whole. False
+ * when it could not (then nothing may be stored). */
+static bool redact_stream(const lg_redact *rd, lg_buf *stored, lg_chunk *chunks, size_t nchunks)
 {
     lg_buf whole;
     lg_err err = LG_ERR_INIT;
-    size_t *lens = malloc((f->nchunks ? f->nchunks : 1) * sizeof *lens);
+    bool ok = false;
+    size_t *lens = malloc((nchunks ? nchunks : 1) * sizeof *lens);
     lg_buf_init_capped(&whole, BODY_CAP);
-    for (size_t i = 0; lens && i < f->nchunks; i++)
-        lens[i] = f->chunks[i].len;
-    if (!lens || lg_redact_sse_stream(f->c->p->o.redact, f->stored.data, f->stored.len, lens,
-                                      f->nchunks, &whole, lens, NULL, &err)) {
-        f->oom = true; /* never store what could not be redacted */
-    } else {
-        lg_buf_release(&f->stored);
-        f->stored = whole;
+    for (size_t i = 0; lens && i < nchunks; i++)
+        lens[i] = chunks[i].len;
+    if (lens && lg_redact_sse_stream(rd, stored->data, stored->len, lens, nchunks, &whole, lens,
+                                     NULL, &err) == 0) {
+        lg_buf_release(stored);
+        *stored = whole;
         lg_buf_init(&whole);
-        for (size_t i = 0; i < f->nchunks; i++)
-            f->chunks[i].len = lens[i];
+        for (size_t i = 0; i < nchunks; i++)
+            chunks[i].len = lens[i];
+        ok = true;
     }
     lg_buf_release(&whole);
     free(lens);
+    return ok;
 }
 
 static int fwd_body(void *ud, const char *data, size_t len)
@@ -776,6 +950,194 @@ static uint64_t request_deadline(const reqctx *c, lg_httpd_req *r)
     return c->t0 + ms * 1000000ULL;
 }
 
+/* A recorded call's store work, done once its client has the answer:
+ * everything it needs is owned here (moved from the request's state or
+ * copied from the request, which is gone by then). */
+typedef struct sjob {
+    struct sjob *next;
+    bool ready;           /* under p->smu: the worker is done with it */
+    lg_proxy *p;
+    psession *s;          /* held (inflight) until the job is done */
+    uint64_t ticket;      /* its place in the session's store order */
+    size_t call;
+    uint64_t t_us, latency_us;
+    char *method, *target;
+    lg_buf body;          /* the request as the client sent it */
+    bool prepared;        /* `redacted` and `fp` are ready (else prepared here) */
+    lg_buf redacted;
+    lg_hash128 fp;
+    int status;
+    const char *fault;    /* static */
+    bool sse, head, oom;
+    lg_http_headers hdrs; /* as sent to the client */
+    lg_buf raw, stored;
+    lg_chunk *chunks;
+    size_t nchunks;
+    lg_pusage *usage;     /* the response's side */
+} sjob;
+
+static void sjob_free(sjob *j)
+{
+    free(j->method);
+    free(j->target);
+    lg_buf_release(&j->body);
+    lg_buf_release(&j->redacted);
+    lg_http_headers_release(&j->hdrs);
+    lg_buf_release(&j->raw);
+    lg_buf_release(&j->stored);
+    free(j->chunks);
+    lg_pusage_free(j->usage);
+    free(j);
+}
+
+/* Does a job: the request's redaction and fingerprint (one JSON parse),
+ * the response's redaction and usage, the append in the session's order.
+ * Then lets go of the session. */
+static void sjob_run(sjob *j)
+{
+    lg_proxy *p = j->p;
+    psession *s = j->s;
+    lg_err err = LG_ERR_INIT;
+    char *hjson = NULL;
+    if (j->oom) {
+        /* the response was too large to keep as it streamed */
+    } else if (j->sse) {
+        j->oom = !redact_stream(p->o.redact, &j->stored, j->chunks, j->nchunks);
+    } else if (j->head) {
+        lg_pusage_body(j->usage, j->raw.data, j->raw.len);
+        if (lg_redact_body(p->o.redact, j->raw.data, j->raw.len, &j->stored, NULL, &err))
+            j->oom = true;
+    } else {
+        lg_buf_reset(&j->stored);
+        if (lg_buf_append(&j->stored, j->raw.data, j->raw.len))
+            j->oom = true;
+    }
+    if (j->oom)
+        lg_warn("proxy: session '%s', call %zu: response too large to record", s->key, j->call);
+    if (!j->oom && !j->prepared) {
+        lg_match_request mr = {j->method, j->target, lg_buf_cstr(&j->body), j->body.len};
+        if (lg_match_prepare(p->o.redact, p->o.match, NULL, &mr, &j->redacted, NULL, &j->fp,
+                             &err)) {
+            /* never store what could not be redacted */
+            lg_warn("proxy: session '%s', call %zu: not recorded: cannot prepare the request "
+                    "for the store: %s", s->key, j->call, err.msg);
+            j->oom = true;
+        }
+    }
+    if (j->oom) {
+        (void)store_at(s, j->ticket, NULL, NULL, NULL); /* gives its place up */
+        goto out;
+    }
+    hjson = headers_json(p, &j->hdrs);
+    lg_pusage_result u, ru;
+    lg_pusage_get(j->usage, &u);
+    if (!u.model[0]) {
+        /* the response named no model: the request's */
+        lg_pusage *req = lg_pusage_new(j->target, j->body.data, j->body.len);
+        if (req) {
+            lg_pusage_get(req, &ru);
+            memcpy(u.model, ru.model, sizeof u.model);
+        }
+        lg_pusage_free(req);
+    }
+    lg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = LG_EVENT_MODEL;
+    ev.t_us = j->t_us;
+    ev.model.provider = u.provider;
+    ev.model.method = j->method;
+    ev.model.path = j->target;
+    ev.model.model = u.model[0] ? u.model : NULL;
+    ev.model.request.data = lg_buf_cstr(&j->redacted);
+    ev.model.request.len = j->redacted.len;
+    ev.model.fingerprint = j->fp;
+    ev.model.status = j->status;
+    ev.model.fault = j->fault;
+    ev.model.headers = hjson;
+    ev.model.response.data = j->stored.data;
+    ev.model.response.len = j->stored.len;
+    ev.model.chunks = j->sse ? j->chunks : NULL;
+    ev.model.n_chunks = j->sse ? j->nchunks : 0;
+    ev.model.usage.in = u.in;
+    ev.model.usage.out = u.out;
+    ev.model.usage.cached = u.cached;
+    ev.model.latency_us = j->latency_us;
+    if (store_at(s, j->ticket, &ev, NULL, &err))
+        lg_warn("proxy: session '%s': cannot store an event: %s", s->key, err.msg);
+out:
+    free(hjson);
+    session_release(s);
+    sjob_free(j);
+}
+
+static void *store_main(void *arg)
+{
+    lg_proxy *p = arg;
+    /* this thread only: background work yields to serving requests */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), STORE_NICE);
+    pthread_mutex_lock(&p->smu);
+    for (;;) {
+        /* jobs are taken in queue (= ticket) order, each once its worker
+         * has answered from it */
+        while (!(p->sq_head && p->sq_head->ready) && !(p->sstop && !p->sq_head))
+            pthread_cond_wait(&p->scv, &p->smu);
+        sjob *j = p->sq_head;
+        if (!j)
+            break; /* stopping, and nothing left */
+        p->sq_head = j->next;
+        if (!p->sq_head)
+            p->sq_tail = NULL;
+        pthread_mutex_unlock(&p->smu);
+        sjob_run(j);
+        pthread_mutex_lock(&p->smu);
+    }
+    pthread_mutex_unlock(&p->smu);
+    return NULL;
+}
+
+/* Gives a job its place in the session's store order and, when a store
+ * thread can take it, queues it (not ready yet: the worker still answers
+ * from its buffers, then calls sjob_ready). p->smu makes the queue order
+ * the ticket order, so a store thread never waits on a job queued behind
+ * it. Returns false when the job must be run by the caller (no store
+ * thread could be started). */
+static bool sjob_queue(lg_proxy *p, sjob *j)
+{
+    bool queued = false;
+    pthread_mutex_lock(&p->smu);
+    pthread_mutex_lock(&j->s->mu);
+    j->ticket = j->s->tk_next++;
+    j->s->inflight++; /* the session waits for its stores */
+    pthread_mutex_unlock(&j->s->mu);
+    if (p->nsthreads == 0 && !p->sstop) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned want = cpus > 1 ? STORE_THREADS_MAX : 1;
+        for (unsigned i = 0; i < want; i++)
+            if (pthread_create(&p->sthreads[p->nsthreads], NULL, store_main, p) == 0)
+                p->nsthreads++;
+    }
+    if (p->nsthreads) {
+        j->next = NULL;
+        j->ready = false;
+        if (p->sq_tail)
+            p->sq_tail->next = j;
+        else
+            p->sq_head = j;
+        p->sq_tail = j;
+        queued = true;
+    }
+    pthread_mutex_unlock(&p->smu);
+    return queued;
+}
+
+static void sjob_ready(lg_proxy *p, sjob *j)
+{
+    pthread_mutex_lock(&p->smu);
+    j->ready = true;
+    pthread_cond_broadcast(&p->scv);
+    pthread_mutex_unlock(&p->smu);
+}
+
 static void do_upstream(reqctx *c, lg_httpd_req *r)
 {
     lg_proxy *p = c->p;
@@ -792,7 +1154,10 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
     lg_buf_init_capped(&f.stored, BODY_CAP);
     size_t blen;
     const char *body = lg_httpd_req_body(r, &blen);
-    f.usage = lg_pusage_new(c->target, body, blen);
+    /* the response's side of the usage meter (the request's model is read
+     * after the answer, with the rest of the store's work) */
+    if (f.record && !(f.usage = lg_pusage_new(c->target, NULL, 0)))
+        f.oom = true;
     lg_upstream_sink sink = {fwd_head, fwd_body, fwd_cancelled, &f};
     lg_upstream_result res;
     pthread_mutex_lock(&s->mu);
@@ -827,20 +1192,11 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
                  (unsigned long long)((f.deadline - c->t0) / 1000000ULL));
     }
     const char *fault = lg_upstream_fault_name(res.fault);
-    /* The event is stored BEFORE the client sees the end of the response:
-     * a loop that reacts at once (posts a tool event, sends the next call)
-     * must find this call already in the session, in order. */
     int gw_status = 0;
     if (f.sse) {
         lg_err e2 = LG_ERR_INIT;
         (void)!lg_sse_finish(f.framer, fwd_event, &f, &e2);
-        if (f.record && !f.oom)
-            redact_stream(&f);
-    } else if (res.head_delivered) {
-        lg_pusage_body(f.usage, f.raw.data, f.raw.len);
-        if (f.record && lg_redact_body(p->o.redact, f.raw.data, f.raw.len, &f.stored, NULL, &err))
-            f.oom = true;
-    } else {
+    } else if (!res.head_delivered) {
         /* no response at all: answer as a gateway, and record that answer */
         gw_status = res.fault == LG_UPSTREAM_TIMEOUT ? 504 : 502;
         json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", "loopgate_upstream_fault",
@@ -853,60 +1209,90 @@ static void do_upstream(reqctx *c, lg_httpd_req *r)
         f.status = gw_status;
         lg_http_headers_release(&f.hdrs);
         (void)!lg_http_headers_add(&f.hdrs, "content-type", "application/json");
-        lg_buf_reset(&f.stored);
-        if (f.record && lg_buf_append(&f.stored, f.raw.data, f.raw.len))
-            f.oom = true;
         lg_warn("proxy: session '%s', call %zu: upstream %s: %s", s->key, c->call,
                 fault ? fault : "error", res.detail);
     }
-    if (f.record && f.oom)
-        lg_warn("proxy: session '%s', call %zu: response too large to record", s->key, c->call);
-    if (f.record && !f.oom) {
-        hjson = headers_json(p, &f.hdrs);
-        lg_pusage_result u;
-        lg_pusage_get(f.usage, &u);
-        lg_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.kind = LG_EVENT_MODEL;
-        ev.t_us = rel_us(c->t0, s->t0);
-        ev.model.provider = u.provider;
-        ev.model.method = lg_httpd_req_method(r);
-        ev.model.path = c->target;
-        ev.model.model = u.model[0] ? u.model : NULL;
-        ev.model.request.data = c->redacted.data;
-        ev.model.request.len = c->redacted.len;
-        ev.model.fingerprint = c->fp;
-        ev.model.status = f.status;
-        ev.model.fault = fault;
-        ev.model.headers = hjson;
-        ev.model.response.data = f.stored.data;
-        ev.model.response.len = f.stored.len;
-        ev.model.chunks = f.sse ? f.chunks : NULL;
-        ev.model.n_chunks = f.sse ? f.nchunks : 0;
-        ev.model.usage.in = u.in;
-        ev.model.usage.out = u.out;
-        ev.model.usage.cached = u.cached;
-        ev.model.latency_us = res.total_us;
-        store_event(s, &ev);
+    /* The call takes its place in the session's store order BEFORE the
+     * client sees the end of the response: a loop that reacts at once
+     * (posts a tool event, sends the next call) finds it ahead of what it
+     * does next. What storing costs (the request's JSON parse for its
+     * redaction and fingerprint, the response's redaction and usage, the
+     * append) is done by a store thread once the client has its answer;
+     * lg_proxy_session_close waits for it. */
+    sjob *job = NULL;
+    bool queued = false;
+    if (f.record) {
+        job = calloc(1, sizeof *job);
+        bool ok = job != NULL;
+        if (ok) {
+            job->p = p;
+            job->s = s;
+            job->call = c->call;
+            job->t_us = rel_us(c->t0, s->t0);
+            job->latency_us = res.total_us;
+            job->method = strdup(lg_httpd_req_method(r));
+            job->target = strdup(c->target);
+            lg_buf_init_capped(&job->body, BODY_CAP);
+            lg_buf_init_capped(&job->redacted, BODY_CAP);
+            lg_http_headers_init(&job->hdrs);
+            job->prepared = !c->prep_pending;
+            job->fp = c->fp;
+            ok = job->method && job->target && !lg_buf_append(&job->body, body, blen) &&
+                 (!job->prepared || !lg_buf_append(&job->redacted, c->rbody, c->rlen));
+        }
+        if (ok) {
+            /* the rest moves over (the answer below is sent from it) */
+            job->status = f.status;
+            job->fault = fault;
+            job->sse = f.sse;
+            job->head = res.head_delivered;
+            job->oom = f.oom;
+            job->hdrs = f.hdrs;
+            lg_http_headers_init(&f.hdrs);
+            job->raw = f.raw;
+            lg_buf_init(&f.raw);
+            job->stored = f.stored;
+            lg_buf_init(&f.stored);
+            job->chunks = f.chunks;
+            job->nchunks = f.nchunks;
+            f.chunks = NULL;
+            job->usage = f.usage;
+            f.usage = NULL;
+        }
+        if (!ok) {
+            lg_warn("proxy: session '%s', call %zu: not recorded: out of memory", s->key,
+                    c->call);
+            (void)store_at(s, take_ticket(s), NULL, NULL, NULL);
+            if (job)
+                sjob_free(job);
+            job = NULL;
+        } else {
+            queued = sjob_queue(p, job);
+        }
     }
-    /* now the client gets the end of it */
+    const lg_http_headers *hdrs = job ? &job->hdrs : &f.hdrs;
+    const lg_buf *raw = job ? &job->raw : &f.raw;
     if (f.sse) {
         lg_httpd_stream_end(f.st, res.fault == LG_UPSTREAM_OK);
         f.st = NULL;
     } else if (res.head_delivered) {
         if (res.fault == LG_UPSTREAM_OK) {
-            if (lg_httpd_respond(r, f.status, &f.hdrs, f.raw.data, f.raw.len, &err))
+            if (lg_httpd_respond(r, f.status, hdrs, raw->data, raw->len, &err))
                 lg_warn("proxy: %s", err.msg);
         } else {
             lg_httpd_stream *st;
-            if (lg_httpd_stream_begin(r, f.status, &f.hdrs, -1, &st, &err) == 0) {
-                (void)!lg_httpd_stream_write(st, f.raw.data, f.raw.len);
+            if (lg_httpd_stream_begin(r, f.status, hdrs, -1, &st, &err) == 0) {
+                (void)!lg_httpd_stream_write(st, raw->data, raw->len);
                 lg_httpd_stream_end(st, false);
             }
         }
-    } else if (!f.raw.len || respond_json(r, gw_status, &f.raw, false)) {
+    } else if (!raw->len || respond_json(r, gw_status, raw, false)) {
         respond_problem(r, gw_status, "loopgate_upstream_fault", "%s", res.detail);
     }
+    if (queued)
+        sjob_ready(p, job); /* a store thread takes it from here */
+    else if (job)
+        sjob_run(job); /* no store thread: here, after the answer */
 out:
     if (f.st)
         lg_httpd_stream_end(f.st, false);
@@ -1007,6 +1393,8 @@ static int tools_index(psession *s, lg_err *err)
         return LG_ERR(err, LG_ENOMEM, "proxy: out of memory indexing tools of '%s'", s->key);
     for (size_t i = 0; i < n && s->nrtool < cap; i++) {
         const lg_event *ev;
+        if (lg_session_reader_event_kind(s->rd, i) != LG_EVENT_TOOL)
+            continue; /* model calls are not decoded for this */
         int rc = lg_session_reader_event(s->rd, i, &ev, err);
         if (rc)
             return rc;
@@ -1352,7 +1740,7 @@ static void handle_event(reqctx *c, lg_httpd_req *r)
     uint32_t seq = 0;
     bool stored = false;
     if (s->w) {
-        if (lg_store_session_append(s->w, &ev, &seq, NULL, &err)) {
+        if (store_at(s, take_ticket(s), &ev, &seq, &err)) {
             respond_problem(r, 400, "loopgate_bad_event", "session '%s': %s", s->key, err.msg);
             goto out;
         }
@@ -1467,7 +1855,7 @@ static bool route(lg_proxy *p, reqctx *c, lg_httpd_req *r)
 static int lazy_fingerprints(lg_proxy *p, psession *s, reqctx *c, const char *method,
                              lg_err *err)
 {
-    lg_match_request mr = {method, c->target, c->redacted.data, c->redacted.len};
+    lg_match_request mr = {method, c->target, c->rbody, c->rlen};
     int rc = lg_match_fingerprint(p->o.match, &mr, &c->fp, err);
     return rc ? rc : s->live ? 0 : recorded_fps(p, s, err);
 }
@@ -1479,18 +1867,33 @@ static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
     size_t len;
     const char *body = lg_httpd_req_body(r, &len);
     lg_err err = LG_ERR_INIT;
+    lg_hash128 hash = {0, 0};
     lg_buf_init_capped(&c->redacted, BODY_CAP);
+    c->rbody = "";
+    c->rlen = 0;
     /* Replaying, the request is first compared byte for byte with the
-     * recorded one, which needs only its redaction; the fingerprint (a JSON
-     * parse) is computed when that fails. Otherwise one lg_match_prepare()
-     * parses the body once for both. */
+     * recorded one: one pass of XXH3 over its redacted bytes (the body
+     * itself when redaction cannot change it) against the stored body's
+     * blob key; the fingerprint (a JSON parse) is computed when that fails.
+     * Otherwise one lg_match_prepare() parses the body once for both. */
     bool lazy = replays(p) && s->rd;
     if (lazy) {
-        if (lg_redact_body(p->o.redact, body, len, &c->redacted, NULL, &err)) {
+        if (lg_redact_body_unchanged(p->o.redact, body, len)) {
+            c->rbody = body;
+            c->rlen = len;
+        } else if (lg_redact_body(p->o.redact, body, len, &c->redacted, NULL, &err)) {
             respond_problem(r, 500, "loopgate_internal", "session '%s': %s", s->key, err.msg);
             c->act = ACT_NONE;
             return;
+        } else {
+            c->rbody = lg_buf_cstr(&c->redacted);
+            c->rlen = c->redacted.len;
         }
+        hash = lg_hash_bytes(c->rbody, c->rlen);
+    } else if (p->o.mode == LG_PROXY_RECORD) {
+        /* nothing to decide from the body: it is prepared for the store
+         * once the client has its answer (do_upstream) */
+        c->prep_pending = true;
     } else if (p->o.mode != LG_PROXY_PASSTHROUGH) {
         lg_match_request mr = {lg_httpd_req_method(r), c->target, body, len};
         if (lg_match_prepare(p->o.redact, p->o.match, NULL, &mr, &c->redacted, NULL, &c->fp,
@@ -1499,6 +1902,8 @@ static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
             c->act = ACT_NONE;
             return;
         }
+        c->rbody = lg_buf_cstr(&c->redacted);
+        c->rlen = c->redacted.len;
     }
     pthread_mutex_lock(&s->mu);
     c->call = s->next_call++;
@@ -1506,11 +1911,11 @@ static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
     if (p->o.mode == LG_PROXY_PASSTHROUGH) {
         c->act = ACT_FORWARD;
     } else if (lazy && !s->live &&
-               same_as_recorded(s, c->call, lg_httpd_req_method(r), c->target, &c->redacted,
-                                &c->fp)) {
+               same_as_recorded(s, c->call, lg_httpd_req_method(r), c->target, c->rlen, hash)) {
         lg_match_bit_set(s->consumed, c->call);
         c->act = ACT_REPLAY;
         c->rec_index = c->call;
+        c->same_bytes = true;
         s->rep.replayed++;
     } else if (lazy && lazy_fingerprints(p, s, c, lg_httpd_req_method(r), &err)) {
         pthread_mutex_unlock(&s->mu);
@@ -1545,6 +1950,20 @@ static void decide(lg_proxy *p, reqctx *c, lg_httpd_req *r)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The handler is done with the request: the session no longer waits for
+ * it. Everything the answer needs was copied into the response (or the
+ * stream's chunks), so closing the session right after, while the server
+ * still writes the answer out, is safe; this spares lg_proxy_session_close
+ * a wait for the server thread to finish the request. */
+static int finished(reqctx *c)
+{
+    if (c->s) {
+        session_release(c->s);
+        c->s = NULL;
+    }
+    return LG_HTTPD_DONE;
+}
+
 static int handle(lg_httpd_req *r, void *ud)
 {
     lg_proxy *p = ud;
@@ -1557,29 +1976,40 @@ static int handle(lg_httpd_req *r, void *ud)
         c->t0 = lg_clock_mono_ns();
         lg_httpd_req_set_ctx(r, c, reqctx_free);
         if (!route(p, c, r))
-            return LG_HTTPD_DONE;
-        if (strcmp(lg_httpd_req_method(r), "POST") == 0 && path_is(c->target, "/event")) {
-            handle_event(c, r);
-            return LG_HTTPD_DONE;
-        }
-        if (strcmp(lg_httpd_req_method(r), "POST") == 0 && path_is(c->target, "/tool")) {
-            handle_tool(c, r);
-            return LG_HTTPD_DONE;
+            return finished(c);
+        bool post = strcmp(lg_httpd_req_method(r), "POST") == 0;
+        if (post && (path_is(c->target, "/event") || path_is(c->target, "/tool"))) {
+            c->act = path_is(c->target, "/event") ? ACT_EVENT : ACT_TOOL;
+            /* both store in the session's order: behind a call still
+             * being stored they would wait, which is for a worker to do,
+             * not for the event thread */
+            if (c->s->w && store_pending(c->s))
+                return LG_HTTPD_OFFLOAD;
+            if (c->act == ACT_EVENT)
+                handle_event(c, r);
+            else
+                handle_tool(c, r);
+            return finished(c);
         }
         decide(p, c, r);
         if (c->act == ACT_NONE)
-            return LG_HTTPD_DONE;
-        if (c->act == ACT_REPLAY && p->o.pace == LG_PROXY_PACE_FAST) {
+            return finished(c);
+        if (c->act == ACT_REPLAY && p->o.pace == LG_PROXY_PACE_FAST &&
+            !(c->s->w && store_pending(c->s))) {
             do_replay(c, r);
-            return LG_HTTPD_DONE;
+            return finished(c);
         }
         return LG_HTTPD_OFFLOAD;
     }
-    if (c->act == ACT_REPLAY)
+    if (c->act == ACT_EVENT)
+        handle_event(c, r);
+    else if (c->act == ACT_TOOL)
+        handle_tool(c, r);
+    else if (c->act == ACT_REPLAY)
         do_replay(c, r);
     else
         do_upstream(c, r);
-    return LG_HTTPD_DONE;
+    return finished(c);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -1602,6 +2032,8 @@ int lg_proxy_start(const lg_proxy_opts *opts, lg_proxy **out, lg_err *err)
     p->o = *o;
     p->default_session = strdup(o->default_session ? o->default_session : "default");
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->smu, NULL);
+    pthread_cond_init(&p->scv, NULL);
     int rc = 0;
     if (!p->default_session) {
         rc = LG_ERR(err, LG_ENOMEM, "proxy: out of memory");
@@ -1630,6 +2062,8 @@ int lg_proxy_start(const lg_proxy_opts *opts, lg_proxy **out, lg_err *err)
 fail:
     lg_upstream_free(p->up);
     free(p->default_session);
+    pthread_cond_destroy(&p->scv);
+    pthread_mutex_destroy(&p->smu);
     pthread_mutex_destroy(&p->mu);
     free(p);
     return rc;
@@ -1645,6 +2079,13 @@ int lg_proxy_stop(lg_proxy *p, lg_proxy_report *total, lg_err *err)
     if (!p)
         return 0;
     lg_httpd_stop(p->h);
+    /* no request runs any more: the store threads finish the queue */
+    pthread_mutex_lock(&p->smu);
+    p->sstop = true;
+    pthread_cond_broadcast(&p->scv);
+    pthread_mutex_unlock(&p->smu);
+    for (unsigned i = 0; i < p->nsthreads; i++)
+        pthread_join(p->sthreads[i], NULL);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         psession *s = p->sessions;
@@ -1663,6 +2104,8 @@ int lg_proxy_stop(lg_proxy *p, lg_proxy_report *total, lg_err *err)
     }
     lg_upstream_free(p->up);
     free(p->default_session);
+    pthread_cond_destroy(&p->scv);
+    pthread_mutex_destroy(&p->smu);
     pthread_mutex_destroy(&p->mu);
     free(p);
     return rc;

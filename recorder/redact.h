@@ -107,6 +107,15 @@ bool lg_redact_header_dropped(const lg_redact *r, const char *name);
 int lg_redact_body(const lg_redact *r, const void *body, size_t len, lg_buf *out,
                    size_t *count, lg_err *err) LG_WUR;
 
+/* True when lg_redact_body() is sure to give `body[0..len)` back byte for
+ * byte, which is decided without parsing: there are no path rules and no
+ * literal or pattern can match anywhere in the text (none of their needles
+ * occurs in it, and no JSON escape could spell one). False means "maybe":
+ * call lg_redact_body() to know. Lets a caller that only needs the redacted
+ * bytes use the body itself, with no copy. `r` may be NULL (always true).
+ * Borrows `body`; thread-safe for a shared `r`. */
+bool lg_redact_body_unchanged(const lg_redact *r, const void *body, size_t len);
+
 /* lg_redact_body(), and when the body is JSON also hands back its parsed,
  * redacted value in *tree (owned, json_decref; the same value as parsing
  * the bytes appended to `out`); *tree is NULL for a body that is not JSON

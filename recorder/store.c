@@ -550,6 +550,9 @@ enum {
     S_SESS_GET,
     S_DICT_GET,
     S_DICT_EXISTS,
+    S_BLOB_RANGE,
+    S_BEGIN,
+    S_COMMIT,
     S_COUNT
 };
 
@@ -578,6 +581,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SESS_GET] = "SELECT " SESSION_COLS ", events FROM sessions WHERE id = ?1",
     [S_DICT_GET] = "SELECT data FROM dicts WHERE id = ?1",
     [S_DICT_EXISTS] = "SELECT count(*) FROM dicts WHERE id = ?1",
+    [S_BLOB_RANGE] = "SELECT hash, raw_len, codec, dict, base, base2, data, id FROM blobs "
+                     "WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    [S_BEGIN] = "BEGIN",
+    [S_COMMIT] = "COMMIT",
 };
 
 typedef struct conn {
@@ -684,6 +691,20 @@ static sqlite3_stmt *stmt(lg_store *st, conn *c, int which, lg_err *err)
     sqlite3_reset(c->st[which]);
     sqlite3_clear_bindings(c->st[which]);
     return c->st[which];
+}
+
+/* Runs a prepared statement without parameters or rows (BEGIN, COMMIT). */
+static int step_once(lg_store *st, conn *c, int which, const char *what, lg_err *err)
+{
+    sqlite3_stmt *s = stmt(st, c, which, err);
+    int rc;
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, c->db, rc, what, err);
+    return 0;
 }
 
 static int exec_sql(lg_store *st, conn *c, const char *sql, const char *what, lg_err *err)
@@ -1500,18 +1521,25 @@ typedef struct brow {
     size_t len;
 } brow;
 
-static void rows_clear(i64map *m)
+/* Fills `*out` from the current row of S_BLOB_GET or S_BLOB_RANGE (their
+ * first seven columns agree); data owned by the caller. */
+static int row_fill(sqlite3_stmt *s, int64_t id, brow *out, lg_err *err)
 {
-    for (size_t i = 0; i < m->cap; i++) {
-        brow *b = m->vals[i];
-        if (m->keys[i] && b) {
-            free(b->data);
-            free(b);
-        }
-    }
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
+    if (sqlite3_column_bytes(s, 0) != 16)
+        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad hash)", (long long)id);
+    memcpy(out->hash, sqlite3_column_blob(s, 0), 16);
+    out->raw_len = sqlite3_column_int64(s, 1);
+    out->codec = sqlite3_column_int64(s, 2);
+    out->dict = sqlite3_column_int64(s, 3);
+    out->base = sqlite3_column_int64(s, 4);
+    out->base2 = sqlite3_column_int64(s, 5);
+    out->len = (size_t)sqlite3_column_bytes(s, 6);
+    out->data = malloc(out->len ? out->len : 1);
+    if (out->data && out->len)
+        memcpy(out->data, sqlite3_column_blob(s, 6), out->len);
+    if (!out->data)
+        return LG_ERR(err, LG_ENOMEM, "out of memory reading body %lld", (long long)id);
+    return 0;
 }
 
 /* Reads blob row `id` into `*out` (data owned by the caller). */
@@ -1532,24 +1560,9 @@ static int blob_row(lg_store *st, conn *c, int64_t id, brow *out, lg_err *err)
                           (long long)id);
         return db_fail(st, c->db, rc, "reading a body", err);
     }
-    if (sqlite3_column_bytes(s, 0) != 16) {
-        sqlite3_reset(s);
-        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad hash)", (long long)id);
-    }
-    memcpy(out->hash, sqlite3_column_blob(s, 0), 16);
-    out->raw_len = sqlite3_column_int64(s, 1);
-    out->codec = sqlite3_column_int64(s, 2);
-    out->dict = sqlite3_column_int64(s, 3);
-    out->base = sqlite3_column_int64(s, 4);
-    out->base2 = sqlite3_column_int64(s, 5);
-    out->len = (size_t)sqlite3_column_bytes(s, 6);
-    out->data = malloc(out->len ? out->len : 1);
-    if (out->data && out->len)
-        memcpy(out->data, sqlite3_column_blob(s, 6), out->len);
+    rc = row_fill(s, id, out, err);
     sqlite3_reset(s);
-    if (!out->data)
-        return LG_ERR(err, LG_ENOMEM, "out of memory reading body %lld", (long long)id);
-    return 0;
+    return rc;
 }
 
 static int blob_decode_rows(lg_store *st, conn *c, lg_codec *cd, bcache *cache, const i64map *rows,
@@ -2853,7 +2866,10 @@ struct lg_session_reader {
     size_t *calls; /* seq of each model call */
     size_t ncalls;
     bcache cache;
-    i64map rows; /* the session's blob rows, read with its events */
+    i64map rows;   /* the session's blob rows, read with its events: values
+                      point into rowv, their data into rowdata */
+    brow *rowv;
+    char *rowdata;
 };
 
 static char *col_strdup(sqlite3_stmt *s, int i, bool *oom)
@@ -3126,7 +3142,10 @@ void lg_session_reader_free(lg_session_reader *r)
     free(r->evs);
     free(r->calls);
     bcache_clear(&r->cache);
-    rows_clear(&r->rows);
+    free(r->rows.keys); /* the rows themselves are in rowv and rowdata */
+    free(r->rows.vals);
+    free(r->rowv);
+    free(r->rowdata);
     info_release(&r->info);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -3143,31 +3162,146 @@ static void corrupt_hint(lg_err *err)
              "; the file is damaged: restore it from version control or record it again");
 }
 
+/* Blob ids at most this far apart are read with one range query (the rows
+ * between them are stepped over) rather than one lookup each: a session's
+ * new bodies are written in one commit, so their ids are mostly adjacent,
+ * and stepping to the next row costs a fraction of a lookup. */
+#define RANGE_GAP 4
+
+/* Where prefetch_rows() puts rows: one array of rows and one growing block
+ * of their data (offsets until the block stops moving). */
+typedef struct rowarena {
+    brow *v;
+    size_t n;
+    lg_buf data;
+} rowarena;
+
+/* Copies the current row of S_BLOB_GET or S_BLOB_RANGE into the arena. */
+static int keep_row(rowarena *a, sqlite3_stmt *s, int64_t id, lg_err *err)
+{
+    brow *b = &a->v[a->n];
+    int rc;
+    if (sqlite3_column_bytes(s, 0) != 16)
+        return LG_ERR(err, LG_EINPUT, "body %lld is corrupt (bad hash)", (long long)id);
+    memcpy(b->hash, sqlite3_column_blob(s, 0), 16);
+    b->raw_len = sqlite3_column_int64(s, 1);
+    b->codec = sqlite3_column_int64(s, 2);
+    b->dict = sqlite3_column_int64(s, 3);
+    b->base = sqlite3_column_int64(s, 4);
+    b->base2 = sqlite3_column_int64(s, 5);
+    b->len = (size_t)sqlite3_column_bytes(s, 6);
+    b->data = (char *)(uintptr_t)a->data.len; /* an offset until the arena is done */
+    if (b->len && (rc = lg_buf_append(&a->data, sqlite3_column_blob(s, 6), b->len)))
+        return LG_ERR(err, rc, "out of memory reading body %lld", (long long)id);
+    a->n++;
+    return 0;
+}
+
+/* Reads the rows of ids[lo..hi] (sorted, distinct) with one range query. */
+static int range_rows(lg_store *st, conn *c, const int64_t *ids, size_t lo, size_t hi,
+                      rowarena *a, lg_err *err)
+{
+    sqlite3_stmt *s = stmt(st, c, S_BLOB_RANGE, err);
+    size_t want = lo;
+    int rc = 0, step;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    sqlite3_bind_int64(s, 1, ids[lo]);
+    sqlite3_bind_int64(s, 2, ids[hi]);
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 7);
+        if (want <= hi && ids[want] < id)
+            break; /* ids[want] has no row */
+        if (want <= hi && ids[want] == id) {
+            rc = keep_row(a, s, id, err);
+            want++;
+        }
+    }
+    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = db_fail(st, c->db, step, "reading a body", err);
+    sqlite3_reset(s);
+    if (!rc && want <= hi)
+        rc = LG_ERR(err, LG_EINPUT, "body %lld is missing (the file is corrupt)",
+                    (long long)ids[want]);
+    return rc;
+}
+
 /* Reads the rows of every body the events use, so that decoding needs
  * the database only for bases outside the session. */
 static int prefetch_rows(lg_session_reader *r, conn *c, lg_err *err)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        for (int k = 0; k < 3; k++) {
-            int64_t id = r->evs[i].body[k];
-            brow *b;
-            int rc;
-            if (id <= 0 || i64map_get(&r->rows, id))
-                continue;
-            if (!(b = malloc(sizeof *b)))
-                return LG_ERR(err, LG_ENOMEM, "out of memory");
-            if ((rc = blob_row(r->st, c, id, b, err))) {
-                free(b);
-                return rc;
-            }
-            if (i64map_put(&r->rows, id, b)) {
-                free(b->data);
-                free(b);
-                return LG_ERR(err, LG_ENOMEM, "out of memory");
-            }
+    int64_t *ids = malloc((r->n ? r->n : 1) * 3 * sizeof *ids);
+    size_t n = 0, u = 0;
+    rowarena a = {NULL, 0, LG_BUF_INIT};
+    int rc = 0;
+
+    if (!ids)
+        return LG_ERR(err, LG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < r->n; i++)
+        for (int k = 0; k < 3; k++)
+            if (r->evs[i].body[k] > 0)
+                ids[n++] = r->evs[i].body[k];
+    /* nearly sorted already (each call's bodies come after the last
+     * call's): an insertion sort is linear on it */
+    for (size_t i = 1; i < n; i++) {
+        int64_t v = ids[i];
+        size_t j = i;
+        while (j > 0 && ids[j - 1] > v) {
+            ids[j] = ids[j - 1];
+            j--;
         }
+        ids[j] = v;
     }
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || ids[u - 1] != ids[i])
+            ids[u++] = ids[i];
+    if (u && !(a.v = malloc(u * sizeof *a.v)))
+        rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+    for (size_t lo = 0; lo < u && !rc;) {
+        size_t hi = lo;
+        while (hi + 1 < u && ids[hi + 1] - ids[hi] <= RANGE_GAP)
+            hi++;
+        if (hi > lo) {
+            rc = range_rows(r->st, c, ids, lo, hi, &a, err);
+        } else {
+            sqlite3_stmt *s = stmt(r->st, c, S_BLOB_GET, err);
+            int step;
+            if (!s) {
+                rc = err ? err->code : LG_EINTERNAL;
+                break;
+            }
+            sqlite3_bind_int64(s, 1, ids[lo]);
+            step = sqlite3_step(s);
+            if (step == SQLITE_ROW)
+                rc = keep_row(&a, s, ids[lo], err);
+            else if (step == SQLITE_DONE)
+                rc = LG_ERR(err, LG_EINPUT, "body %lld is missing (the file is corrupt)",
+                            (long long)ids[lo]);
+            else
+                rc = db_fail(r->st, c->db, step, "reading a body", err);
+            sqlite3_reset(s);
+        }
+        lo = hi + 1;
+    }
+    if (!rc) {
+        /* the data block no longer moves: offsets become pointers */
+        r->rowdata = lg_buf_take(&a.data, NULL);
+        if (!r->rowdata)
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+    }
+    r->rowv = a.v; /* freed with the reader, whatever happened */
+    lg_buf_release(&a.data);
+    for (size_t i = 0; i < a.n && !rc; i++) {
+        brow *b = &a.v[i];
+        b->data = r->rowdata + (uintptr_t)b->data;
+    }
+    /* every id got its row, in id order: a.v[i] is ids[i]'s */
+    for (size_t i = 0; i < a.n && !rc; i++)
+        if (i64map_put(&r->rows, ids[i], &a.v[i]))
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+    free(ids);
+    return rc;
 }
 
 static int load_events(lg_session_reader *r, conn *c, lg_codec *cd, const void *pack,
@@ -3256,7 +3390,10 @@ out:
     return rc;
 }
 
-int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_err *err)
+/* Reads session `id` (key NULL) or the session with `key` into a new
+ * reader, in one read transaction. */
+static int session_read(lg_store *st, int64_t id, const char *key, lg_session_reader **out,
+                        lg_err *err)
 {
     lg_session_reader *r;
     lg_codec *cd = NULL;
@@ -3274,9 +3411,26 @@ int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_
         lg_session_reader_free(r);
         return err ? err->code : LG_EIO;
     }
-    /* one read transaction: the events and their bodies as of one moment */
-    if ((rc = exec_sql(st, c, "BEGIN", "reading a session", err)))
+    /* one read transaction: the events and their bodies as of one moment
+     * (prepared BEGIN and COMMIT: sqlite3_exec would compile them each time) */
+    if ((rc = step_once(st, c, S_BEGIN, "reading a session", err)))
         goto out;
+    if (key) {
+        if (!(s = stmt(st, c, S_SESS_FIND, err))) {
+            rc = err ? err->code : LG_EINTERNAL;
+            goto out_end;
+        }
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? LG_ERR(err, LG_ENOENT, "%s: no session '%s'", st->path, key)
+                                   : db_fail(st, c->db, rc, "finding a session", err);
+            goto out_end;
+        }
+    }
     if (!(s = stmt(st, c, S_SESS_GET, err))) {
         rc = err ? err->code : LG_EINTERNAL;
         goto out_end;
@@ -3298,7 +3452,8 @@ int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_
                  : db_fail(st, c->db, rc, "reading a session", err);
     }
 out_end:
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    if (step_once(st, c, S_COMMIT, "reading a session", NULL))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     pool_put(st, c);
     codec_put(st, cd);
@@ -3308,6 +3463,17 @@ out:
     }
     *out = r;
     return 0;
+}
+
+int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_err *err)
+{
+    return session_read(st, id, NULL, out, err);
+}
+
+int lg_store_session_read_key(lg_store *st, const char *key, lg_session_reader **out,
+                              lg_err *err)
+{
+    return session_read(st, 0, key, out, err);
 }
 
 const lg_session_info *lg_session_reader_info(const lg_session_reader *r)
@@ -3392,6 +3558,101 @@ int lg_session_reader_call(lg_session_reader *r, size_t n, const lg_event **ev, 
         return LG_ERR(err, LG_EUSAGE, "%s: session '%s' has %zu model calls; no call %zu",
                       r->st->path, r->info.key, r->ncalls, n);
     return lg_session_reader_event(r, r->calls[n], ev, err);
+}
+
+int lg_session_reader_request_hash(const lg_session_reader *r, size_t n,
+                                   lg_call_request_key *out, lg_err *err)
+{
+    const rev *e;
+    const brow *b;
+
+    if (n >= r->ncalls)
+        return LG_ERR(err, LG_EUSAGE, "%s: session '%s' has %zu model calls; no call %zu",
+                      r->st->path, r->info.key, r->ncalls, n);
+    e = &r->evs[r->calls[n]];
+    out->method = e->ev.model.method;
+    out->path = e->ev.model.path;
+    if (e->body[0] <= 0) {
+        out->body_hash = lg_hash_bytes("", 0);
+        out->body_len = 0;
+        return 0;
+    }
+    /* every row of the session's bodies was read with its events
+     * (prefetch_rows), and the rows are not modified afterwards */
+    if (!(b = i64map_get(&r->rows, e->body[0])) || b->raw_len < 0)
+        return LG_ERR(err, LG_EINPUT, "%s: session '%s' call %zu: request body row is missing "
+                      "(the file is corrupt)", r->st->path, r->info.key, n);
+    out->body_hash = lg_hash_from_bytes(b->hash);
+    out->body_len = (size_t)b->raw_len;
+    return 0;
+}
+
+int lg_session_reader_response(lg_session_reader *r, size_t n, lg_model_event *out, lg_err *err)
+{
+    lg_store *st = r->st;
+    lg_bytes b[3] = {{"", 0}, {"", 0}, {"", 0}};
+    lg_codec *cd;
+    conn *c;
+    rev *e;
+    int rc = 0;
+
+    if (n >= r->ncalls)
+        return LG_ERR(err, LG_EUSAGE, "%s: session '%s' has %zu model calls; no call %zu",
+                      st->path, r->info.key, r->ncalls, n);
+    e = &r->evs[r->calls[n]];
+    pthread_mutex_lock(&r->mu);
+    if (e->loaded) {
+        /* everything is decoded already */
+        *out = e->ev.model;
+        pthread_mutex_unlock(&r->mu);
+        out->request.data = NULL;
+        out->request.len = 0;
+        return 0;
+    }
+    cd = codec_get(st, err);
+    c = cd ? pool_get(st, err) : NULL;
+    if (!cd || !c) {
+        pthread_mutex_unlock(&r->mu);
+        codec_put(st, cd);
+        return err ? err->code : LG_ENOMEM;
+    }
+    /* the response and the kept headers only: never a delta, so no
+     * earlier request has to be decoded for them (the bodies land in the
+     * reader's cache, where lg_session_reader_call() finds them) */
+    for (int k = 1; k < 3 && !rc; k++) {
+        const bent *be;
+        if (e->body[k] <= 0)
+            continue;
+        if (!(rc = blob_decode_rows(st, c, cd, &r->cache, &r->rows, e->body[k], 0, &be, err))) {
+            b[k].data = be->data;
+            b[k].len = be->len;
+        }
+    }
+    pool_put(st, c);
+    codec_put(st, cd);
+    if (!rc) {
+        uint64_t sum = 0;
+        *out = e->ev.model;
+        out->request.data = NULL;
+        out->request.len = 0;
+        out->response = b[1];
+        out->headers = e->body[2] > 0 ? b[2].data : NULL;
+        for (size_t i = 0; i < out->n_chunks; i++)
+            sum += out->chunks[i].len;
+        if (out->n_chunks && sum != out->response.len)
+            rc = LG_ERR(err, LG_EINPUT, "stream chunks do not cover the response (corrupt)");
+    }
+    if (rc) {
+        lg_err_prefix(err, "%s: session '%s' event %zu", st->path, r->info.key, r->calls[n]);
+        corrupt_hint(err);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+lg_event_kind lg_session_reader_event_kind(const lg_session_reader *r, size_t seq)
+{
+    return seq < r->n ? r->evs[seq].ev.kind : (lg_event_kind)0;
 }
 
 size_t lg_session_reader_find(const lg_session_reader *r, lg_hash128 fp, int64_t *calls,

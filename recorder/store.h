@@ -200,6 +200,12 @@ int lg_store_find_session(lg_store *st, const char *key, int64_t *id, lg_err *er
  */
 int lg_store_session_read(lg_store *st, int64_t id, lg_session_reader **out, lg_err *err) LG_WUR;
 
+/* lg_store_find_session() and lg_store_session_read() in one read
+ * transaction (one lock of the file instead of two). LG_ENOENT ("no session
+ * 'KEY'") when there is none; otherwise as lg_store_session_read(). */
+int lg_store_session_read_key(lg_store *st, const char *key, lg_session_reader **out,
+                              lg_err *err) LG_WUR;
+
 /* The session's summary (borrowed from the reader). */
 const lg_session_info *lg_session_reader_info(const lg_session_reader *r);
 size_t lg_session_reader_count(const lg_session_reader *r); /* events */
@@ -218,6 +224,42 @@ int lg_session_reader_event(lg_session_reader *r, size_t seq, const lg_event **e
 /* The n-th model call (0-based), as lg_session_reader_event(). */
 int lg_session_reader_call(lg_session_reader *r, size_t n, const lg_event **ev,
                            lg_err *err) LG_WUR;
+
+/* What identifies the request of a recorded model call, read without
+ * decoding any body. */
+typedef struct lg_call_request_key {
+    const char *method;    /* HTTP method, borrowed from the reader */
+    const char *path;      /* upstream path and query, borrowed from the reader */
+    lg_hash128 body_hash;  /* XXH3-128 of the stored (redacted) request body:
+                              its blob key; lg_hash_bytes("", 0) when empty */
+    size_t body_len;       /* its length in bytes */
+} lg_call_request_key;
+
+/*
+ * Fills `*out` for the n-th model call (0-based) from what the reader
+ * loaded with the session, decoding nothing: a request whose body hashes
+ * (lg_hash_bytes) to out->body_hash with the same length, method and path
+ * is byte for byte the recorded one. Errors: LG_EUSAGE (n out of range).
+ * Safe to call from several threads on one reader (reads only).
+ */
+int lg_session_reader_request_hash(const lg_session_reader *r, size_t n,
+                                   lg_call_request_key *out, lg_err *err) LG_WUR;
+
+/*
+ * The n-th model call as lg_session_reader_call() gives it, but decoding
+ * only what answering the call needs (the response body, its stream chunks
+ * and the kept headers), not the request: `out->request` is {NULL, 0}
+ * (use lg_session_reader_call() for it). Every other field is set; the
+ * pointers in `*out` are borrowed from the reader and valid until it is
+ * freed. Errors as lg_session_reader_call(). Safe to call from several
+ * threads on one reader.
+ */
+int lg_session_reader_response(lg_session_reader *r, size_t n, lg_model_event *out,
+                               lg_err *err) LG_WUR;
+
+/* The kind of the event at `seq` without decoding it (0 when seq is out of
+ * range). Thread-safe. */
+lg_event_kind lg_session_reader_event_kind(const lg_session_reader *r, size_t seq);
 
 /* Finds model calls whose fingerprint is `fp`: writes up to `max` call
  * indexes in increasing order to `calls` and returns how many match in all
