@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@
 #define DICT_TRAIN_MAX (2 * 1024 * 1024)
 /* After the first dictionary, files smaller than this are vacuumed. */
 #define VACUUM_MAX (8 << 20)
+#define RECENT_MAX (1 << 15) /* blobs remembered by `recent` before it starts over */
 /* A decoded-body cache larger than this is emptied (compact, training). */
 #define CACHE_SOFT_MAX ((size_t)64 << 20)
 
@@ -198,6 +200,65 @@ static void bcache_clear(bcache *c)
     free(c->map.keys);
     free(c->map.vals);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- blobs added lately (writer side) --------------------------------------- */
+
+typedef struct recent_ent {
+    lg_hash128 hash;
+    int64_t id; /* blobs.id; 0 for an empty slot */
+    int depth;
+} recent_ent;
+
+typedef struct recent {
+    recent_ent *slots; /* open addressing; cap is a power of two */
+    size_t n, cap;
+} recent;
+
+static void recent_clear(recent *r)
+{
+    if (r->slots)
+        memset(r->slots, 0, r->cap * sizeof *r->slots);
+    r->n = 0;
+}
+
+static const recent_ent *recent_get(const recent *r, lg_hash128 h)
+{
+    if (!r->n)
+        return NULL;
+    for (size_t j = (size_t)h.lo & (r->cap - 1); r->slots[j].id; j = (j + 1) & (r->cap - 1))
+        if (lg_hash_equal(r->slots[j].hash, h))
+            return &r->slots[j];
+    return NULL;
+}
+
+/* Adds a blob; LG_ENOMEM leaves `r` as it was. */
+static int recent_put(recent *r, lg_hash128 h, int64_t id, int depth)
+{
+    size_t j;
+
+    if ((r->n + 1) * 2 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        recent_ent *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return LG_ENOMEM;
+        for (size_t i = 0; i < r->cap; i++) {
+            if (!r->slots[i].id)
+                continue;
+            for (j = (size_t)r->slots[i].hash.lo & (cap - 1); slots[j].id; j = (j + 1) & (cap - 1))
+                ;
+            slots[j] = r->slots[i];
+        }
+        free(r->slots);
+        r->slots = slots;
+        r->cap = cap;
+    }
+    for (j = (size_t)h.lo & (r->cap - 1); r->slots[j].id; j = (j + 1) & (r->cap - 1))
+        if (lg_hash_equal(r->slots[j].hash, h))
+            return 0;
+    r->slots[j] = (recent_ent){h, id, depth};
+    r->n++;
+    return 0;
 }
 
 /* ---- deltas ----------------------------------------------------------------- */
@@ -553,6 +614,7 @@ enum {
     S_BLOB_RANGE,
     S_BEGIN,
     S_COMMIT,
+    S_DATA_VERSION,
     S_COUNT
 };
 
@@ -585,6 +647,7 @@ static const char *const stmt_sql[S_COUNT] = {
                      "WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
     [S_BEGIN] = "BEGIN",
     [S_COMMIT] = "COMMIT",
+    [S_DATA_VERSION] = "PRAGMA data_version",
 };
 
 typedef struct conn {
@@ -606,6 +669,18 @@ struct lg_store {
 
     pthread_mutex_t wlock; /* held for a whole write transaction */
     conn *w;               /* the writer connection (write mode) */
+    /* Commits through `w` and the blobs they added, so that a commit need
+     * not look up again, under the lock, the bodies its unlocked look-up
+     * (phase A) did not find: `recent` holds every blob added by commits
+     * recent_from + 1 .. commit_seq, and a session whose look-up saw
+     * commit_seq >= recent_from misses nothing by asking it instead.
+     * data_version (on `w`) tells when another connection wrote. Under
+     * wlock, except commit_seq, which phase A reads without it. */
+    _Atomic uint64_t commit_seq;
+    uint64_t recent_from;
+    int64_t data_version;
+    bool dv_known;
+    struct recent *recent;
     bool wal_set;          /* we put the file in WAL mode: undo at close */
 
     pthread_mutex_t mu; /* pool, dictionaries, endpoints, codecs, counters */
@@ -626,6 +701,7 @@ struct lg_store {
     int level, delta_level;
     size_t dict_min_samples, dict_min_bytes;
     uint64_t samples_n, samples_bytes; /* standalone bodies, for training */
+    bool training;                     /* a thread is training the dictionary */
 
     lg_store_fault_fn fault;
     void *fault_ctx;
@@ -1348,7 +1424,10 @@ int lg_store_open(const char *path, int mode, lg_store **out, lg_err *err)
         return LG_ERR(err, LG_EUSAGE, "%s: bad open mode %d", path, mode);
     if ((rc = check_file(path, mode, &fc, err)))
         return rc;
-    if (!(st = calloc(1, sizeof *st)) || !(st->path = xstrdup(path))) {
+    if (!(st = calloc(1, sizeof *st)) || !(st->path = xstrdup(path)) ||
+        !(st->recent = calloc(1, sizeof *st->recent))) {
+        if (st)
+            free(st->path);
         free(st);
         return LG_ERR(err, LG_ENOMEM, "out of memory opening %s", path);
     }
@@ -1401,6 +1480,9 @@ extern void lg_store_close(lg_store *st)
     pthread_mutex_destroy(&st->wlock);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->pcond);
+    if (st->recent)
+        free(st->recent->slots);
+    free(st->recent);
     free(st->read_uri);
     free(st->path);
     free(st);
@@ -1682,7 +1764,8 @@ typedef struct pbody {
     /* filled while committing */
     int64_t id;    /* blobs.id */
     int depth;
-    bool exists;   /* already in the file (found before encoding) */
+    bool exists;   /* already in the file (found before encoding; id and depth set) */
+    bool added;    /* inserted by this commit */
     bool encoded;
     bool prefixed; /* enc is coded against base/base2 */
     int codec;
@@ -2398,9 +2481,62 @@ static void maybe_train(lg_store *st);
 
 /* Phase B, under the writer lock. *new_n/new_bytes count standalone bodies
  * added (dictionary training material). */
-static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dict *dict,
-                         int64_t *sid, uint64_t *new_n, uint64_t *new_bytes, lg_err *err)
+/* Whether phase A of a session that saw commit `seq_a`, together with
+ * `recent`, still tells which of its bodies the file has: no other
+ * connection wrote since (PRAGMA data_version on the writer connection) and
+ * `recent` covers every commit after seq_a. Under wlock, in a write
+ * transaction. */
+static int phase_a_valid(lg_store *st, uint64_t seq_a, bool *valid, lg_err *err)
 {
+    sqlite3_stmt *s = stmt(st, st->w, S_DATA_VERSION, err);
+    int64_t dv;
+    int rc;
+
+    if (!s)
+        return err ? err->code : LG_EINTERNAL;
+    rc = sqlite3_step(s);
+    dv = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW)
+        return db_fail(st, st->w->db, rc, "reading the data version", err);
+    if (!st->dv_known || dv != st->data_version) {
+        /* Someone else wrote (perhaps `loopgate compact`, which deletes
+         * blobs): sessions looked up before now look up again. */
+        st->data_version = dv;
+        st->dv_known = true;
+        recent_clear(st->recent);
+        st->recent_from = atomic_fetch_add(&st->commit_seq, 1) + 1;
+    }
+    *valid = seq_a >= st->recent_from;
+    return 0;
+}
+
+/* After commit `seq` added w's bodies marked `added`: remember them. */
+static void recent_note(lg_store *st, lg_store_session *w, uint64_t seq)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < w->nb; i++)
+        k += w->bodies[i].added;
+    if (st->recent->n + k > RECENT_MAX) {
+        recent_clear(st->recent);
+        st->recent_from = seq - 1;
+    }
+    for (size_t i = 0; i < w->nb; i++) {
+        const pbody *b = &w->bodies[i];
+        if (b->added && recent_put(st->recent, b->hash, b->id, b->depth)) {
+            recent_clear(st->recent); /* out of memory: forget, look up again */
+            st->recent_from = seq;
+            break;
+        }
+    }
+}
+
+static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dict *dict,
+                         uint64_t seq_a, int64_t *sid, uint64_t *new_n, uint64_t *new_bytes,
+                         lg_err *err)
+{
+    bool valid = false;
     int rc;
 
     if ((rc = exec_sql(st, st->w, "BEGIN IMMEDIATE", "locking the file to write", err)))
@@ -2432,12 +2568,25 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
                     goto out_rollback;
         }
     }
+    if ((rc = phase_a_valid(st, seq_a, &valid, err)))
+        goto out_rollback;
     for (size_t i = 0; i < w->nb; i++) {
         pbody *b = &w->bodies[i];
-        int64_t id;
-        int depth;
-        if ((rc = blob_lookup(st, st->w, &b->hash, &id, &depth, err)))
+        int64_t id = 0;
+        int depth = 0;
+        b->added = false;
+        if (valid && b->exists) {
+            id = b->id;
+            depth = b->depth;
+        } else if (valid) {
+            const recent_ent *re = recent_get(st->recent, b->hash);
+            if (re) {
+                id = re->id;
+                depth = re->depth;
+            }
+        } else if ((rc = blob_lookup(st, st->w, &b->hash, &id, &depth, err))) {
             goto out_rollback;
+        }
         if (id) {
             b->id = id;
             b->depth = depth;
@@ -2459,6 +2608,7 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
         }
         if ((rc = blob_insert(st, w, b, err)))
             goto out_rollback;
+        b->added = true;
         (*new_n)++;
         if (!b->prefixed)
             *new_bytes += b->len;
@@ -2470,6 +2620,11 @@ static int commit_locked(lg_store *st, lg_store_session *w, lg_codec *cd, lg_dic
         goto out_rollback;
     if ((rc = exec_sql(st, st->w, "COMMIT", "committing the session", err)))
         goto out_rollback;
+    {
+        uint64_t seq = atomic_load(&st->commit_seq) + 1;
+        recent_note(st, w, seq);
+        atomic_store(&st->commit_seq, seq);
+    }
     return 0;
 out_rollback:
     sqlite3_exec(st->w->db, "ROLLBACK", NULL, NULL, NULL);
@@ -2478,30 +2633,32 @@ out_rollback:
 
 int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
 {
-
     lg_store *st = w->st;
     lg_dict *dict = current_dict(st);
     lg_codec *cd = NULL;
-    uint64_t new_n = 0, new_bytes = 0;
+    uint64_t new_n = 0, new_bytes = 0, seq_a;
     int64_t sid = 0;
     conn *c;
     int rc = 0;
 
     pthread_mutex_lock(&w->mu); /* wait for appends in flight */
     pthread_mutex_unlock(&w->mu);
-    /* Phase A: skip bodies the file has (a quick look on the writer
-     * connection, whose cache is warm), then code the others unlocked. */
-    pthread_mutex_lock(&st->wlock);
-    c = st->w;
+    /* Phase A, unlocked: skip bodies the file has (one read snapshot on a
+     * pooled connection, taken after reading commit_seq), then code the
+     * others. */
+    seq_a = atomic_load(&st->commit_seq);
+    if (!(c = pool_get(st, err))) {
+        rc = err ? err->code : LG_ENOMEM;
+        goto out;
+    }
     rc = exec_sql(st, c, "BEGIN", "looking up bodies", err); /* one read transaction */
     for (size_t i = 0; i < w->nb && !rc; i++) {
         pbody *b = &w->bodies[i];
-        int64_t bid;
-        rc = blob_lookup(st, c, &b->hash, &bid, &b->depth, err);
-        b->exists = bid != 0;
+        rc = blob_lookup(st, c, &b->hash, &b->id, &b->depth, err);
+        b->exists = b->id != 0;
     }
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    pthread_mutex_unlock(&st->wlock);
+    pool_put(st, c);
     if (rc || !(cd = codec_get(st, err))) {
         rc = rc ? rc : LG_ENOMEM;
         goto out;
@@ -2509,19 +2666,20 @@ int lg_store_session_commit(lg_store_session *w, int64_t *id, lg_err *err)
     for (size_t i = 0; i < w->nb && !rc; i++)
         if (!w->bodies[i].exists)
             rc = encode_body(st, cd, w, i, dict, true, err);
-    if (rc)
+    if (rc || (rc = fault_at(st, "commit:encoded", err)))
         goto out;
     /* Phase B: one transaction. */
     pthread_mutex_lock(&st->wlock);
-    rc = commit_locked(st, w, cd, dict, &sid, &new_n, &new_bytes, err);
+    rc = commit_locked(st, w, cd, dict, seq_a, &sid, &new_n, &new_bytes, err);
     if (!rc) {
         pthread_mutex_lock(&st->mu);
         st->samples_n += new_n;
         st->samples_bytes += new_bytes;
         pthread_mutex_unlock(&st->mu);
-        maybe_train(st);
     }
     pthread_mutex_unlock(&st->wlock);
+    if (!rc)
+        maybe_train(st);
 out:
     codec_put(st, cd);
     if (rc)
@@ -2649,15 +2807,10 @@ static int collect_samples(lg_store *st, conn *c, lg_codec *cd, bcache *cache, c
     return rc;
 }
 
-/* Trains a dictionary from `smp` and stores it; `*out` gets it loaded at
- * `level` (owned by the caller). */
-static int store_new_dict(lg_store *st, conn *c, const samples *smp, int level, lg_dict **out,
-                          lg_err *err)
+/* Trains a dictionary from `smp` into `d` (no database involved). */
+static int train_samples(const samples *smp, lg_buf *d, lg_err *err)
 {
-    lg_buf d = LG_BUF_INIT;
     size_t cap = DICT_SIZE;
-    sqlite3_stmt *s;
-    int rc;
 
     /* zstd wants material several times the dictionary's size */
     if (cap > smp->buf.len / 4)
@@ -2665,24 +2818,45 @@ static int store_new_dict(lg_store *st, conn *c, const samples *smp, int level, 
     if (cap < 1024)
         return LG_ERR(err, LG_EINPUT, "not enough samples to train a dictionary (%zu bytes)",
                       smp->buf.len);
-    if ((rc = lg_dict_train(smp->buf.data, smp->sizes, smp->n, cap, &d, err)))
-        return rc;
-    rc = sqlite3_prepare_v2(c->db, "INSERT INTO dicts(data, samples, trained_ms) VALUES(?1, ?2, ?3)",
+    return lg_dict_train(smp->buf.data, smp->sizes, smp->n, cap, d, err);
+}
+
+/* Stores the trained dictionary `d` (taken: released here); `*out` gets it
+ * loaded at `level` (owned by the caller). */
+static int save_dict(lg_store *st, conn *c, lg_buf *d, size_t nsamples, int level,
+                     lg_dict **out, lg_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(c->db, "INSERT INTO dicts(data, samples, trained_ms) VALUES(?1, ?2, ?3)",
                             -1, &s, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_blob(s, 1, d.data, (int)d.len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (int64_t)smp->n);
+        sqlite3_bind_blob(s, 1, d->data, (int)d->len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)nsamples);
         sqlite3_bind_int64(s, 3, lg_clock_wall_ms());
         rc = sqlite3_step(s);
         sqlite3_finalize(s);
     }
     if (rc != SQLITE_DONE) {
-        lg_buf_release(&d);
+        lg_buf_release(d);
         return db_fail(st, c->db, rc, "writing a dictionary", err);
     }
-    *out = lg_dict_new(d.data, d.len, level, sqlite3_last_insert_rowid(c->db), err);
-    lg_buf_release(&d);
+    *out = lg_dict_new(d->data, d->len, level, sqlite3_last_insert_rowid(c->db), err);
+    lg_buf_release(d);
     return *out ? 0 : (err ? err->code : LG_ENOMEM);
+}
+
+/* Trains a dictionary from `smp` and stores it; `*out` gets it loaded at
+ * `level` (owned by the caller). */
+static int store_new_dict(lg_store *st, conn *c, const samples *smp, int level, lg_dict **out,
+                          lg_err *err)
+{
+    lg_buf d = LG_BUF_INIT;
+    int rc = train_samples(smp, &d, err);
+    if (rc) {
+        lg_buf_release(&d);
+        return rc;
+    }
+    return save_dict(st, c, &d, smp->n, level, out, err);
 }
 
 /* Recodes blob `id` (raw bytes given) with `dict`, keeping the smaller. */
@@ -2748,10 +2922,15 @@ static int recode_delta(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int6
     return 0;
 }
 
+/* Trains the store's first dictionary, stores it and recodes the bodies it
+ * learnt from. The samples are read from a snapshot and the dictionary is
+ * trained without the writer lock, so commits go on meanwhile; only storing
+ * it and the recoding take the lock. */
 static int train_dict(lg_store *st, lg_err *err)
 {
-    conn *c = st->w;
+    conn *c;
     lg_codec *cd = NULL;
+    lg_buf raw = LG_BUF_INIT;
     bcache cache;
     samples smp;
     lg_dict *d = NULL;
@@ -2761,8 +2940,26 @@ static int train_dict(lg_store *st, lg_err *err)
     memset(&cache, 0, sizeof cache);
     memset(&smp, 0, sizeof smp);
     lg_buf_init(&smp.buf);
+    if (!(cd = codec_get(st, err)))
+        return LG_ENOMEM;
+    if (!(c = pool_get(st, err))) {
+        rc = err ? err->code : LG_ENOMEM;
+        goto out;
+    }
+    if (!(rc = exec_sql(st, c, "BEGIN", "reading samples", err))) {
+        rc = query_int(st, c, "SELECT coalesce(max(id), 0) FROM dicts", &nd, err);
+        if (!rc && nd == 0)
+            rc = collect_samples(st, c, cd, &cache, "1", &smp, err);
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    }
+    pool_put(st, c);
+    if (rc || (nd == 0 && (rc = train_samples(&smp, &raw, err))))
+        goto out;
+
+    pthread_mutex_lock(&st->wlock);
+    c = st->w;
     if ((rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
-        return rc;
+        goto out_unlock;
     if ((rc = query_int(st, c, "SELECT coalesce(max(id), 0) FROM dicts", &nd, err)))
         goto out_rollback;
     if (nd > 0) { /* another process trained one: use it */
@@ -2770,12 +2967,7 @@ static int train_dict(lg_store *st, lg_err *err)
         rc = load_dict_row(st, c, nd, &d, err);
         goto out_set;
     }
-    if (!(cd = codec_get(st, err))) {
-        rc = LG_ENOMEM;
-        goto out_rollback;
-    }
-    if ((rc = collect_samples(st, c, cd, &cache, "1", &smp, err)) ||
-        (rc = store_new_dict(st, c, &smp, st->level, &d, err)))
+    if ((rc = save_dict(st, c, &raw, smp.n, st->level, &d, err)))
         goto out_rollback;
     /* The bodies the dictionary learnt from were coded without one: recode
      * them now, so a small file is as small as a big one. */
@@ -2803,7 +2995,7 @@ static int train_dict(lg_store *st, lg_err *err)
         lg_dict_free(d); /* stays in the file; loaded on demand for decoding */
         d = NULL;
         rc = LG_ERR(err, LG_ENOMEM, "out of memory");
-        goto out;
+        goto out_unlock;
     }
     st->dicts[st->ndicts++] = d;
     pthread_mutex_unlock(&st->mu);
@@ -2813,37 +3005,50 @@ out_set:
         st->cur = d;
         pthread_mutex_unlock(&st->mu);
     }
-    goto out;
+    goto out_unlock;
 out_rollback:
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     lg_dict_free(d);
+out_unlock:
+    pthread_mutex_unlock(&st->wlock);
 out:
     codec_put(st, cd);
+    lg_buf_release(&raw);
     bcache_clear(&cache);
     samples_release(&smp);
     return rc;
 }
 
+/* Trains a dictionary once enough standalone bodies exist. Called without
+ * the writer lock; one thread trains at a time, the others go on. */
 static void maybe_train(lg_store *st)
 {
     lg_err e = LG_ERR_INIT;
     bool go;
+    int rc;
 
     pthread_mutex_lock(&st->mu);
-    go = !st->cur && st->dict_min_samples && st->samples_n >= st->dict_min_samples &&
-         st->samples_bytes >= st->dict_min_bytes;
+    go = !st->cur && !st->training && st->dict_min_samples &&
+         st->samples_n >= st->dict_min_samples && st->samples_bytes >= st->dict_min_bytes;
+    st->training |= go;
     pthread_mutex_unlock(&st->mu);
-    if (!go || train_dict(st, &e) == 0)
+    if (!go)
+        return;
+    rc = train_dict(st, &e);
+    pthread_mutex_lock(&st->mu);
+    st->training = false;
+    if (rc) { /* try again with twice the material */
+        st->dict_min_samples *= 2;
+        st->dict_min_bytes *= 2;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (!rc)
         return;
     if (e.code == LG_EINPUT)
         lg_debug("%s: no dictionary yet: %s", st->path, e.msg);
     else
         lg_warn("%s: could not train a dictionary (bodies stay uncompressed by one): %s",
                 st->path, e.msg);
-    pthread_mutex_lock(&st->mu); /* try again with twice the material */
-    st->dict_min_samples *= 2;
-    st->dict_min_bytes *= 2;
-    pthread_mutex_unlock(&st->mu);
 }
 
 /* ---- reading -------------------------------------------------------------- */

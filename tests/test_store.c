@@ -578,6 +578,64 @@ Test(store, a_failed_commit_leaves_nothing_and_keeps_the_old_session)
     cr_assert_eq(sql_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
 }
 
+/* Between a commit's unlocked look-up of its bodies and its transaction,
+ * another connection writes: the commit must see what it wrote (no
+ * duplicate bodies) and what it deleted (no reference to a dropped body). */
+static int foreign_step; /* 1: another handle records; 2: compact runs */
+
+static int foreign_writer(void *ctx, const char *point)
+{
+    (void)ctx;
+    if (strcmp(point, "commit:encoded") != 0 || !foreign_step)
+        return 0;
+    int step = foreign_step;
+    foreign_step = 0;
+    if (step == 1) {
+        lg_store *other = open_w();
+        write_session(other, "9.0", 7, 6); /* the very bodies being committed */
+        lg_store_close(other);
+    } else {
+        lg_err e = LG_ERR_INIT;
+        cr_assert_eq(lg_store_compact(path, NULL, NULL, &e), 0, "%s", e.msg);
+    }
+    return 0;
+}
+
+Test(store, a_commit_sees_what_another_connection_wrote_meanwhile)
+{
+    lg_store *st = open_w();
+    lg_store_stats s1, s2;
+    lg_err e = LG_ERR_INIT;
+
+    write_session(st, "0.0", 5, 6);
+    lg_store_set_fault_hook(st, foreign_writer, NULL);
+    /* 1: the same bodies arrive from another handle in between */
+    foreign_step = 1;
+    write_session(st, "1.0", 7, 6);
+    cr_assert_eq(foreign_step, 0, "the hook ran");
+    cr_assert_eq(lg_store_get_stats(st, &s1, &e), 0, "%s", e.msg);
+    cr_assert_eq(sql_int("SELECT count(*) - count(DISTINCT hash) FROM blobs"), 0,
+                 "no body stored twice");
+    /* 2: session 2.0 replaces 7's bodies by 8's, so compact drops 7's;
+     * 3.0 records 7's again and its look-up finds them before compact */
+    write_session(st, "1.0", 8, 6);
+    write_session(st, "9.0", 8, 6);
+    foreign_step = 2;
+    write_session(st, "3.0", 7, 6);
+    cr_assert_eq(foreign_step, 0, "the hook ran");
+    cr_assert_eq(lg_store_get_stats(st, &s2, &e), 0, "%s", e.msg);
+    cr_assert_eq(s2.sessions, 4);
+    check_session(st, "0.0", 5, 6);
+    check_session(st, "1.0", 8, 6);
+    check_session(st, "3.0", 7, 6);
+    lg_store_close(st);
+    cr_assert_eq(sql_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+    cr_assert_eq(sql_int("SELECT count(*) - count(DISTINCT hash) FROM blobs"), 0);
+    st = open_r();
+    check_session(st, "3.0", 7, 6);
+    lg_store_close(st);
+}
+
 Test(store, abort_writes_nothing)
 {
     lg_store *st = open_w();
