@@ -49,6 +49,7 @@
 #define DICT_TRAIN_MAX (2 * 1024 * 1024)
 /* After the first dictionary, files smaller than this are vacuumed. */
 #define VACUUM_MAX (8 << 20)
+#define RECODE_MAX 4096        /* bodies recoded with the first dictionary at most */
 #define RECENT_MAX (1 << 15) /* blobs remembered by `recent` before it starts over */
 /* A decoded-body cache larger than this is emptied (compact, training). */
 #define CACHE_SOFT_MAX ((size_t)64 << 20)
@@ -2922,10 +2923,147 @@ static int recode_delta(lg_store *st, conn *c, lg_codec *cd, bcache *cache, int6
     return 0;
 }
 
-/* Trains the store's first dictionary, stores it and recodes the bodies it
- * learnt from. The samples are read from a snapshot and the dictionary is
- * trained without the writer lock, so commits go on meanwhile; only storing
- * it and the recoding take the lock. */
+/* Standalone bodies coded again with a new dictionary, to be written. */
+typedef struct recodes {
+    lg_buf enc;      /* the new frames end to end */
+    struct recode {
+        int64_t id;
+        int kind;
+        size_t off, len;
+    } *v;
+    size_t n, cap;
+} recodes;
+
+static void recodes_release(recodes *r)
+{
+    lg_buf_release(&r->enc);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+/* Codes again with `d`, on a read snapshot and without the writer lock, the
+ * first RECODE_MAX standalone bodies that have no dictionary, keeping the
+ * frames that come out smaller. */
+static int recode_collect(lg_store *st, lg_codec *cd, lg_dict *d, recodes *out, lg_err *err)
+{
+    static const char sql[] = "SELECT id, length(data) FROM blobs WHERE base IS NULL AND "
+                              "dict IS NULL AND codec IN (0, 1) ORDER BY id LIMIT " LG_STR(RECODE_MAX);
+    bcache cache;
+    int64_t *ids = NULL, *lens = NULL;
+    size_t nids = 0, cids = 0, clens = 0;
+    sqlite3_stmt *s = NULL;
+    conn *c;
+    int rc;
+
+    memset(&cache, 0, sizeof cache);
+    if (!(c = pool_get(st, err)))
+        return err ? err->code : LG_ENOMEM;
+    if ((rc = exec_sql(st, c, "BEGIN", "reading bodies to recode", err)))
+        goto out;
+    if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL)) != SQLITE_OK) {
+        rc = db_fail(st, c->db, rc, "reading bodies to recode", err);
+        goto out;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (grow_array((void **)&ids, &cids, nids + 1, sizeof *ids) ||
+            grow_array((void **)&lens, &clens, nids + 1, sizeof *lens)) {
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+            goto out;
+        }
+        ids[nids] = sqlite3_column_int64(s, 0);
+        lens[nids++] = sqlite3_column_int64(s, 1);
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(st, c->db, rc, "reading bodies to recode", err);
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; i < nids && !rc; i++) {
+        const bent *e;
+        size_t at = out->enc.len;
+        int kind;
+        if (cache.bytes > CACHE_SOFT_MAX)
+            bcache_clear(&cache);
+        if ((rc = blob_decode(st, c, cd, &cache, ids[i], 0, &e, err)) ||
+            (rc = lg_codec_compress(cd, st->level, e->data, e->len, d, NULL, 0, &out->enc, &kind,
+                                    err)))
+            break;
+        if ((int64_t)(out->enc.len - at) >= lens[i]) {
+            lg_buf_truncate(&out->enc, at);
+            continue;
+        }
+        if (grow_array((void **)&out->v, &out->cap, out->n + 1, sizeof *out->v)) {
+            rc = LG_ERR(err, LG_ENOMEM, "out of memory");
+            break;
+        }
+        out->v[out->n++] = (struct recode){ids[i], kind, at, out->enc.len - at};
+    }
+out:
+    sqlite3_finalize(s);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    pool_put(st, c);
+    bcache_clear(&cache);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+/* Writes the recoded frames in one transaction (under wlock). A body that
+ * changed meanwhile (compacted, or recoded by someone else) is left alone. */
+static int recode_apply(lg_store *st, const recodes *r, int64_t dict_id, lg_err *err)
+{
+    conn *c = st->w;
+    sqlite3_stmt *s;
+    int rc;
+
+    if ((rc = exec_sql(st, c, "BEGIN IMMEDIATE", "locking the file", err)))
+        return rc;
+    rc = sqlite3_prepare_v2(c->db,
+                            "UPDATE blobs SET codec = ?1, dict = ?2, data = ?3 WHERE id = ?4 AND "
+                            "base IS NULL AND dict IS NULL AND length(data) > ?5",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(st, c->db, rc, "recoding bodies", err);
+        goto out_rollback;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const struct recode *v = &r->v[i];
+        sqlite3_bind_int(s, 1, v->kind);
+        if (v->kind == LG_CODEC_DICT)
+            sqlite3_bind_int64(s, 2, dict_id);
+        else
+            sqlite3_bind_null(s, 2);
+        sqlite3_bind_blob(s, 3, r->enc.data + v->off, (int)v->len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, v->id);
+        sqlite3_bind_int64(s, 5, (int64_t)v->len);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE) {
+            sqlite3_finalize(s);
+            rc = db_fail(st, c->db, rc, "recoding a body", err);
+            goto out_rollback;
+        }
+    }
+    sqlite3_finalize(s);
+    if ((rc = exec_sql(st, c, "COMMIT", "saving recoded bodies", err)))
+        goto out_rollback;
+    /* Recoding left holes in the first pages; while the file is small,
+     * rewriting it is cheap and gets them back. Failing is harmless. */
+    {
+        int64_t pages = 0;
+        if (query_int(st, c, "PRAGMA page_count", &pages, NULL) == 0 && pages * PAGE_SIZE < VACUUM_MAX)
+            sqlite3_exec(c->db, "VACUUM", NULL, NULL, NULL);
+    }
+    return 0;
+out_rollback:
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Trains the store's first dictionary, stores it and recodes the bodies
+ * written without one. Commits go on meanwhile: the samples are read from a
+ * snapshot and the training and recoding run without the writer lock, which
+ * is taken only to store the dictionary and to write the recoded bodies. */
 static int train_dict(lg_store *st, lg_err *err)
 {
     conn *c;
@@ -2933,13 +3071,16 @@ static int train_dict(lg_store *st, lg_err *err)
     lg_buf raw = LG_BUF_INIT;
     bcache cache;
     samples smp;
+    recodes rec;
     lg_dict *d = NULL;
     int64_t nd = 0;
     int rc;
 
     memset(&cache, 0, sizeof cache);
     memset(&smp, 0, sizeof smp);
+    memset(&rec, 0, sizeof rec);
     lg_buf_init(&smp.buf);
+    lg_buf_init(&rec.enc);
     if (!(cd = codec_get(st, err)))
         return LG_ENOMEM;
     if (!(c = pool_get(st, err))) {
@@ -2953,7 +3094,9 @@ static int train_dict(lg_store *st, lg_err *err)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     }
     pool_put(st, c);
-    if (rc || (nd == 0 && (rc = train_samples(&smp, &raw, err))))
+    bcache_clear(&cache);
+    if (rc || (nd == 0 && (rc = train_samples(&smp, &raw, err))) ||
+        (rc = fault_at(st, "train:trained", err)))
         goto out;
 
     pthread_mutex_lock(&st->wlock);
@@ -2964,48 +3107,44 @@ static int train_dict(lg_store *st, lg_err *err)
         goto out_rollback;
     if (nd > 0) { /* another process trained one: use it */
         exec_sql(st, c, "COMMIT", "reading", NULL);
-        rc = load_dict_row(st, c, nd, &d, err);
-        goto out_set;
+        if (!(rc = load_dict_row(st, c, nd, &d, err))) {
+            pthread_mutex_lock(&st->mu);
+            st->cur = d;
+            pthread_mutex_unlock(&st->mu);
+        }
+        goto out_unlock;
     }
-    if ((rc = save_dict(st, c, &raw, smp.n, st->level, &d, err)))
+    if ((rc = save_dict(st, c, &raw, smp.n, st->level, &d, err)) ||
+        (rc = exec_sql(st, c, "COMMIT", "saving the dictionary", err)))
         goto out_rollback;
-    /* The bodies the dictionary learnt from were coded without one: recode
-     * them now, so a small file is as small as a big one. */
-    for (size_t i = 0; i < smp.n && !rc; i++) {
-        const bent *e;
-        int64_t base, base2;
-        if ((rc = blob_decode(st, c, cd, &cache, smp.ids[i], 0, &e, err)) ||
-            (rc = blob_refs(st, c, smp.ids[i], &base, &base2, err)))
-            break;
-        if (base == 0) /* deltas do not use the dictionary */
-            rc = recode_with_dict(st, c, cd, smp.ids[i], e, d, st->level, false, err);
-    }
-    if (rc || (rc = exec_sql(st, c, "COMMIT", "saving the dictionary", err)))
-        goto out_rollback;
-    /* Recoding left holes in the first pages; while the file is small,
-     * rewriting it is cheap and gets them back. Failing is harmless. */
-    {
-        int64_t pages = 0;
-        if (query_int(st, c, "PRAGMA page_count", &pages, NULL) == 0 && pages * PAGE_SIZE < VACUUM_MAX)
-            sqlite3_exec(c->db, "VACUUM", NULL, NULL, NULL);
-    }
     pthread_mutex_lock(&st->mu);
     if (grow_array((void **)&st->dicts, &st->cdicts, st->ndicts + 1, sizeof *st->dicts)) {
         pthread_mutex_unlock(&st->mu);
         lg_dict_free(d); /* stays in the file; loaded on demand for decoding */
-        d = NULL;
         rc = LG_ERR(err, LG_ENOMEM, "out of memory");
         goto out_unlock;
     }
     st->dicts[st->ndicts++] = d;
+    st->cur = d; /* new bodies use it from now on */
     pthread_mutex_unlock(&st->mu);
-out_set:
-    if (!rc) {
-        pthread_mutex_lock(&st->mu);
-        st->cur = d;
-        pthread_mutex_unlock(&st->mu);
+    pthread_mutex_unlock(&st->wlock);
+
+    /* The bodies written so far (the samples among them) were coded
+     * without a dictionary: code them again, so a small file is as small
+     * as a big one. */
+    {
+        lg_err e = LG_ERR_INIT;
+        int rrc = recode_collect(st, cd, d, &rec, &e);
+        if (!rrc) {
+            pthread_mutex_lock(&st->wlock);
+            rrc = recode_apply(st, &rec, lg_dict_id(d), &e);
+            pthread_mutex_unlock(&st->wlock);
+        }
+        if (rrc) /* they decode as they are; `loopgate compact` recodes them */
+            lg_warn("%s: bodies written before the dictionary keep their coding: %s", st->path,
+                    e.msg);
     }
-    goto out_unlock;
+    goto out;
 out_rollback:
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     lg_dict_free(d);
@@ -3014,7 +3153,7 @@ out_unlock:
 out:
     codec_put(st, cd);
     lg_buf_release(&raw);
-    bcache_clear(&cache);
+    recodes_release(&rec);
     samples_release(&smp);
     return rc;
 }

@@ -766,6 +766,51 @@ Test(store, dictionary_is_trained_once_and_bodies_still_decode)
     lg_store_close(st);
 }
 
+/* Training runs without the writer lock: a session committed while the
+ * dictionary is being trained is recoded with it too. */
+static lg_store *train_st;
+static int train_hook_runs;
+
+static int commit_while_training(void *ctx, const char *point)
+{
+    (void)ctx;
+    if (strcmp(point, "train:trained") != 0)
+        return 0;
+    train_hook_runs++;
+    write_session(train_st, "99.0", 99, 6); /* the same handle, meanwhile */
+    return 0;
+}
+
+Test(store, bodies_committed_during_training_get_the_dictionary)
+{
+    lg_store *st = train_st = open_w();
+    lg_store_stats s;
+    lg_err e = LG_ERR_INIT;
+
+    lg_store_set_dict_threshold(st, 16, 4096);
+    lg_store_set_fault_hook(st, commit_while_training, NULL);
+    for (int i = 0; i < 12; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%d.0", i);
+        write_session(st, key, i, 6);
+    }
+    cr_assert_eq(train_hook_runs, 1, "trained once, with a commit in the middle");
+    cr_assert_eq(lg_store_get_stats(st, &s, &e), 0);
+    cr_assert_eq(s.dicts, 1);
+    cr_assert_eq(s.sessions, 13);
+    lg_store_close(st);
+    cr_assert_eq(sql_int("SELECT count(*) FROM blobs WHERE base IS NULL AND codec = 1"), 0,
+                 "every standalone body is coded with the dictionary");
+    st = open_r();
+    check_session(st, "99.0", 99, 6);
+    for (int i = 0; i < 12; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%d.0", i);
+        check_session(st, key, i, 6);
+    }
+    lg_store_close(st);
+}
+
 Test(store, compact_drops_unused_bodies_and_keeps_every_byte)
 {
     lg_store *st = open_w();
