@@ -3835,10 +3835,11 @@ size_t lg_session_reader_calls(const lg_session_reader *r)
     return r->ncalls;
 }
 
-static int load_bodies(lg_session_reader *r, rev *e, lg_err *err)
+/* Decodes bodies `from`..2 of `e` into b[] (borrowed from the reader's
+ * cache). */
+static int decode_bodies(lg_session_reader *r, const rev *e, int from, lg_bytes b[3], lg_err *err)
 {
     lg_store *st = r->st;
-    lg_bytes b[3] = {{"", 0}, {"", 0}, {"", 0}};
     lg_codec *cd = codec_get(st, err);
     conn *c = cd ? pool_get(st, err) : NULL;
     int rc = 0;
@@ -3847,7 +3848,7 @@ static int load_bodies(lg_session_reader *r, rev *e, lg_err *err)
         codec_put(st, cd);
         return err ? err->code : LG_ENOMEM;
     }
-    for (int k = 0; k < 3 && !rc; k++) {
+    for (int k = from; k < 3 && !rc; k++) {
         const bent *be;
         if (e->body[k] <= 0)
             continue;
@@ -3858,6 +3859,14 @@ static int load_bodies(lg_session_reader *r, rev *e, lg_err *err)
     }
     pool_put(st, c);
     codec_put(st, cd);
+    return rc;
+}
+
+static int load_bodies(lg_session_reader *r, rev *e, lg_err *err)
+{
+    lg_bytes b[3] = {{"", 0}, {"", 0}, {"", 0}};
+    int rc = decode_bodies(r, e, 0, b, err);
+
     if (rc)
         return rc;
     if (e->ev.kind == LG_EVENT_MODEL) {
@@ -3935,8 +3944,6 @@ int lg_session_reader_response(lg_session_reader *r, size_t n, lg_model_event *o
 {
     lg_store *st = r->st;
     lg_bytes b[3] = {{"", 0}, {"", 0}, {"", 0}};
-    lg_codec *cd;
-    conn *c;
     rev *e;
     int rc = 0;
 
@@ -3953,27 +3960,10 @@ int lg_session_reader_response(lg_session_reader *r, size_t n, lg_model_event *o
         out->request.len = 0;
         return 0;
     }
-    cd = codec_get(st, err);
-    c = cd ? pool_get(st, err) : NULL;
-    if (!cd || !c) {
-        pthread_mutex_unlock(&r->mu);
-        codec_put(st, cd);
-        return err ? err->code : LG_ENOMEM;
-    }
     /* the response and the kept headers only: never a delta, so no
      * earlier request has to be decoded for them (the bodies land in the
      * reader's cache, where lg_session_reader_call() finds them) */
-    for (int k = 1; k < 3 && !rc; k++) {
-        const bent *be;
-        if (e->body[k] <= 0)
-            continue;
-        if (!(rc = blob_decode_rows(st, c, cd, &r->cache, &r->rows, e->body[k], 0, &be, err))) {
-            b[k].data = be->data;
-            b[k].len = be->len;
-        }
-    }
-    pool_put(st, c);
-    codec_put(st, cd);
+    rc = decode_bodies(r, e, 1, b, err);
     if (!rc) {
         uint64_t sum = 0;
         *out = e->ev.model;
