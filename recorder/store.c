@@ -4325,7 +4325,15 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
             goto out_rollback;
         }
     }
-    /* 2. a new dictionary from every standalone body */
+    /* 2. a new dictionary from every standalone body; 2 and 3 are undone
+     *    when they would not make the bodies and dictionaries smaller (a
+     *    small file may not repay a bigger dictionary) */
+    static const char bytes_sql[] = "SELECT coalesce(sum(length(data)), 0) + "
+                                    "(SELECT coalesce(sum(length(data)), 0) FROM dicts) FROM blobs";
+    int64_t bytes0 = 0, bytes1 = 0;
+    if ((rc = query_int(st, c, bytes_sql, &bytes0, err)) ||
+        (rc = exec_sql(st, c, "SAVEPOINT recode", "compacting", err)))
+        goto out_rollback;
     rc = collect_samples(st, c, cd, &cache, "1", &smp, err);
     if (rc)
         goto out_rollback;
@@ -4354,6 +4362,10 @@ int lg_store_compact(const char *path, lg_store_stats *before, lg_store_stats *a
         snprintf(sql, sizeof sql, "DELETE FROM dicts WHERE id <> %lld",
                  (long long)(dict ? lg_dict_id(dict) : 0));
         if ((rc = exec_sql(st, c, sql, "dropping old dictionaries", err)) ||
+            (rc = query_int(st, c, bytes_sql, &bytes1, err)) ||
+            (bytes1 >= bytes0 &&
+             (rc = exec_sql(st, c, "ROLLBACK TO recode", "keeping the old coding", err))) ||
+            (rc = exec_sql(st, c, "RELEASE recode", "compacting", err)) ||
             (rc = exec_sql(st, c, "COMMIT", "committing the compacted file", err)))
             goto out_rollback;
     }

@@ -296,7 +296,8 @@ int lg_store_get_stats(lg_store *st, lg_store_stats *out, lg_err *err) LG_WUR;
 /*
  * Rewrites the file at `path` for size: drops bodies no session uses,
  * retrains the dictionary on every standalone body, recodes every body at
- * the highest zstd level, then VACUUMs. One transaction plus VACUUM: a kill
+ * the highest zstd level (undone unless that makes bodies plus dictionary
+ * smaller), then VACUUMs. One transaction plus VACUUM: a kill
  * at any point leaves either the old or the new file contents, never a mix.
  * Needs the file to itself (fails with LG_EIO when another process holds a
  * lock past the busy timeout). `before`/`after` (if not NULL) receive stats.
