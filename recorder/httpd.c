@@ -295,15 +295,26 @@ static void publish(lg_httpd_req *r, struct MHD_Response *resp, int status)
     }
 }
 
-int lg_httpd_respond(lg_httpd_req *r, int status, const lg_http_headers *headers,
-                     const void *body, size_t len, lg_err *err)
+/* *out: a response holding a copy of body[0..len). LG_EUSAGE when r is
+ * answered already, LG_ENOMEM. */
+static int new_response(lg_httpd_req *r, const void *body, size_t len, struct MHD_Response **out,
+                        lg_err *err)
 {
     if (r->answered)
         return LG_ERR(err, LG_EUSAGE, "httpd: %s %s answered twice", r->method, r->target);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_MUST_COPY);
-    if (!resp)
+    *out = MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_MUST_COPY);
+    if (!*out)
         return LG_ERR(err, LG_ENOMEM, "httpd: cannot create a response of %zu bytes", len);
+    return 0;
+}
+
+int lg_httpd_respond(lg_httpd_req *r, int status, const lg_http_headers *headers,
+                     const void *body, size_t len, lg_err *err)
+{
+    struct MHD_Response *resp;
+    int rc = new_response(r, body, len, &resp, err);
+    if (rc)
+        return rc;
     if (add_headers(resp, headers)) {
         MHD_destroy_response(resp);
         return LG_ERR(err, LG_ENOMEM, "httpd: cannot add response headers");
@@ -315,12 +326,10 @@ int lg_httpd_respond(lg_httpd_req *r, int status, const lg_http_headers *headers
 int lg_httpd_respond_pairs(lg_httpd_req *r, int status, const char *const *pairs, size_t npairs,
                            const void *body, size_t len, lg_err *err)
 {
-    if (r->answered)
-        return LG_ERR(err, LG_EUSAGE, "httpd: %s %s answered twice", r->method, r->target);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return LG_ERR(err, LG_ENOMEM, "httpd: cannot create a response of %zu bytes", len);
+    struct MHD_Response *resp;
+    int rc = new_response(r, body, len, &resp, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < npairs; i++) {
         const char *name = pairs[2 * i], *value = pairs[2 * i + 1];
         if (skip_response_header(name))

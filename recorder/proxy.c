@@ -658,6 +658,26 @@ static void store_event(psession *s, lg_event *ev)
         lg_warn("proxy: session '%s': cannot store an event: %s", s->key, e.msg);
 }
 
+/* Logs a divergence (its message `msg`, ending in a newline), counts it
+ * in the session's report and stores its event. */
+static void note_divergence(psession *s, uint64_t req_t0, int64_t call, const char *path,
+                            const char *diff, const lg_buf *msg)
+{
+    lg_warn("proxy: %.*s", (int)(msg->len ? msg->len - 1 : 0), lg_buf_cstr(msg));
+    pthread_mutex_lock(&s->mu);
+    s->rep.divergences++;
+    (void)!lg_buf_append(&s->msg, msg->data, msg->len);
+    pthread_mutex_unlock(&s->mu);
+    lg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = LG_EVENT_DIVERGENCE;
+    ev.t_us = rel_us(req_t0, s->t0);
+    ev.divergence.call = call;
+    ev.divergence.path = path;
+    ev.divergence.diff = diff;
+    store_event(s, &ev);
+}
+
 /* ------------------------------------------------------------- replay */
 
 /* Serves a recorded call: same status, kept headers and bytes; a stream
@@ -790,19 +810,7 @@ static void diverge(reqctx *c, lg_httpd_req *r, size_t idx, bool live)
                         err.msg);
         goto out;
     }
-    lg_warn("proxy: %.*s", (int)(msg.len ? msg.len - 1 : 0), lg_buf_cstr(&msg));
-    pthread_mutex_lock(&s->mu);
-    s->rep.divergences++;
-    (void)!lg_buf_append(&s->msg, msg.data, msg.len);
-    pthread_mutex_unlock(&s->mu);
-    lg_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = LG_EVENT_DIVERGENCE;
-    ev.t_us = rel_us(c->t0, s->t0);
-    ev.divergence.call = (int64_t)c->call;
-    ev.divergence.path = d.path ? d.path : "(body)";
-    ev.divergence.diff = d.diff;
-    store_event(s, &ev);
+    note_divergence(s, c->t0, (int64_t)c->call, d.path ? d.path : "(body)", d.diff, &msg);
     if (p->o.on_diverge)
         p->o.on_diverge(p->o.ud, s->key, &d);
     if (!live) {
@@ -1462,19 +1470,7 @@ static void tool_diverge(reqctx *c, lg_httpd_req *r, size_t call, size_t cmp, co
         respond_problem(r, 500, "loopgate_internal", "cannot build the divergence report");
         goto out;
     }
-    lg_warn("proxy: %.*s", (int)(msg.len ? msg.len - 1 : 0), lg_buf_cstr(&msg));
-    pthread_mutex_lock(&s->mu);
-    s->rep.divergences++;
-    (void)!lg_buf_append(&s->msg, msg.data, msg.len);
-    pthread_mutex_unlock(&s->mu);
-    lg_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = LG_EVENT_DIVERGENCE;
-    ev.t_us = rel_us(c->t0, s->t0);
-    ev.divergence.call = (int64_t)call;
-    ev.divergence.path = path.data;
-    ev.divergence.diff = diff.len ? diff.data : NULL;
-    store_event(s, &ev);
+    note_divergence(s, c->t0, (int64_t)call, path.data, diff.len ? diff.data : NULL, &msg);
     if (p->o.on_diverge) {
         lg_divergence pd = d;
         pd.call = (long long)call;
