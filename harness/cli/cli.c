@@ -94,6 +94,25 @@ int lg_cli_getopt(int argc, char **argv, const char *shortopts,
     return c;
 }
 
+int lg_cli_getopt_operand(int argc, char **argv, const char *shortopts,
+                          const struct option *longopts, const char *cmd, const char *usage,
+                          const char **operand)
+{
+    char spec[128];
+    int c;
+
+    /* stop at each operand ('+'), take it and carry on */
+    snprintf(spec, sizeof spec, "+%s", shortopts);
+    while ((c = lg_cli_getopt(argc, argv, spec, longopts, cmd, usage)) == -1 && optind < argc) {
+        if (*operand) {
+            lg_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+            return LG_CLI_BAD;
+        }
+        *operand = argv[optind++];
+    }
+    return c;
+}
+
 int lg_cli_parse_u64(const char *cmd, const char *flag, const char *arg, unsigned long long max,
                      unsigned long long *out)
 {

@@ -47,6 +47,15 @@ extern const lg_cli_cmd lg_cli_commands[];
 int lg_cli_getopt(int argc, char **argv, const char *shortopts,
                   const struct option *longopts, const char *cmd, const char *usage);
 
+/* lg_cli_getopt() for a command that takes one operand among its options
+ * (`loopgate show FILE --session K`, `loopgate show --session K FILE`):
+ * the operand goes to *operand, a second one is a usage error (returns
+ * LG_CLI_BAD). Options may come before or after it; `shortopts` is given
+ * without the leading '+', which this adds. */
+int lg_cli_getopt_operand(int argc, char **argv, const char *shortopts,
+                          const struct option *longopts, const char *cmd, const char *usage,
+                          const char **operand);
+
 /* Prints "loopgate CMD: MESSAGE" and the --help hint; returns 2. */
 int lg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -71,18 +71,9 @@ int cmd_cases(int argc, char **argv)
     const char *path = NULL;
     int c, rc = LG_EXIT_OK;
 
-    /* the getopt spec stops at the first non-option ('+'), so pick up the
-     * suite path there and carry on: options may come before or after it */
-    for (;;) {
-        c = lg_cli_getopt(argc, argv, "+", opts, "cases", cmd_cases_usage);
-        if (c == -1) {
-            if (optind >= argc)
-                break;
-            if (path)
-                return lg_cli_usage_error("cases", "unexpected argument '%s'", argv[optind]);
-            path = argv[optind++];
-            continue;
-        }
+    /* options may come before or after the suite path */
+    while ((c = lg_cli_getopt_operand(argc, argv, "", opts, "cases", cmd_cases_usage, &path)) !=
+           -1) {
         switch (c) {
         case 'n':
             if (lg_cli_parse_u64("cases", "--count", optarg, INT64_MAX, &count))

@@ -33,18 +33,9 @@ int cmd_compact(int argc, char **argv)
     lg_err err = LG_ERR_INIT;
     int c;
 
-    for (;;) {
-        c = lg_cli_getopt(argc, argv, "+", opts, "compact", cmd_compact_usage);
-        if (c == -1) {
-            if (optind >= argc)
-                break;
-            if (file)
-                return lg_cli_usage_error("compact", "unexpected argument '%s'", argv[optind]);
-            file = argv[optind++];
-            continue;
-        }
+    c = lg_cli_getopt_operand(argc, argv, "", opts, "compact", cmd_compact_usage, &file);
+    if (c != -1) /* no options but --help */
         return c == LG_CLI_HELP ? LG_EXIT_OK : LG_EXIT_USAGE;
-    }
     if (!file)
         return lg_cli_usage_error("compact", "which trace file? (loopgate compact FILE)");
     if (!lg_fs_exists(file)) { /* compact never creates a trace */

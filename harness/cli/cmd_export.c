@@ -62,16 +62,8 @@ int cmd_export(int argc, char **argv)
     lg_buf buf = LG_BUF_INIT;
     int c, rc;
 
-    for (;;) {
-        c = lg_cli_getopt(argc, argv, "+o:", opts, "export", cmd_export_usage);
-        if (c == -1) {
-            if (optind >= argc)
-                break;
-            if (file)
-                return lg_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
-            file = argv[optind++];
-            continue;
-        }
+    while ((c = lg_cli_getopt_operand(argc, argv, "o:", opts, "export", cmd_export_usage,
+                                      &file)) != -1) {
         switch (c) {
         case LG_CLI_HELP:
             return LG_EXIT_OK;

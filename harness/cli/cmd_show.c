@@ -402,16 +402,8 @@ int cmd_show(int argc, char **argv)
     int64_t id;
     int c, rc;
 
-    for (;;) {
-        c = lg_cli_getopt(argc, argv, "+", opts, "show", cmd_show_usage);
-        if (c == -1) {
-            if (optind >= argc)
-                break;
-            if (file)
-                return lg_cli_usage_error("show", "unexpected argument '%s'", argv[optind]);
-            file = argv[optind++];
-            continue;
-        }
+    while ((c = lg_cli_getopt_operand(argc, argv, "", opts, "show", cmd_show_usage, &file)) !=
+           -1) {
         switch (c) {
         case LG_CLI_HELP:
             return LG_EXIT_OK;
